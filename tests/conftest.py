@@ -1,0 +1,38 @@
+import os
+from pathlib import Path
+
+import pytest
+
+# No test may download anything: hub lookups fail at once instead of retrying for ~46 s.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
+SUPPLEMENT = SHARED / "paper" / "vdi_supplementary.txt"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    try:
+        import torch
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real annotation files not found at {SHARED_DATA} (a fresh clone has no ../shared/data)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def isolated_store(tmp_path, monkeypatch):
+    """Results and caches in tmp_path, never in the repo."""
+    monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("VDI_CACHE", str(tmp_path / "cache"))
+    return tmp_path

@@ -1,0 +1,94 @@
+"""Runner: rows x seeds, caching, deduplication across tables, failure isolation."""
+
+import pytest
+
+import toytask
+from toytask import write_spec
+from vdi_core.errors import VdiError
+from vdi_core.runner import execute, load_results, plan
+from vdi_core.spec import load_spec
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    toytask.CALLS.clear()
+
+
+def test_runs_every_row_and_seed_then_caches(tmp_path, isolated_store):
+    spec = load_spec(write_spec(tmp_path))
+    planned = plan(spec, "mini")
+    out = execute(planned, log=lambda s: None)
+    assert len(out.ran) == 6 and not out.failed
+    assert sorted(toytask.CALLS) == [(1.0, 2, 0), (1.0, 2, 1), (1.0, 2, 2), (2.0, 2, 0), (2.0, 2, 1), (2.0, 2, 2)]
+    again = execute(plan(spec, "mini"), log=lambda s: None)
+    assert again.ran == [] and len(again.cached) == 6 and len(toytask.CALLS) == 6
+    forced = execute(plan(spec, "mini"), force=True, log=lambda s: None)
+    assert len(forced.ran) == 6
+
+
+def test_record_has_metrics_curves_and_provenance(tmp_path, isolated_store):
+    spec = load_spec(write_spec(tmp_path, seeds=1))
+    planned = plan(spec, "mini")
+    execute(planned, log=lambda s: None)
+    rec = load_results(planned)[planned[1].key]
+    assert rec["metrics"] == {"score": 22.0, "other": 78.0}
+    assert rec["curves"] == {"loss": [3.0, 2.0, 1.0]}
+    assert rec["config"]["a"] == 2.0 and rec["seed"] == 0 and rec["profile"] == "mini"
+    prov = rec["provenance"]
+    assert prov["assumptions"] == ["A5"] and prov["device"].startswith("cpu")
+    assert {"git_commit", "packages", "wall_time_s", "started", "finished"} <= set(prov)
+
+
+def test_same_row_in_two_tables_runs_once(tmp_path, isolated_store):
+    s1 = load_spec(write_spec(tmp_path, id="ta", seeds=1))
+    s2 = load_spec(write_spec(tmp_path, id="tb", seeds=1))
+    planned = plan(s1, "mini") + plan(s2, "mini")
+    assert len(planned) == 4 and len({p.key for p in planned}) == 2
+    out = execute(planned, log=lambda s: None)
+    assert len(out.ran) == 2 and len(toytask.CALLS) == 2
+    assert len(load_results(plan(s2, "mini"))) == 2  # table b sees the runs table a triggered
+
+
+def test_failed_row_keeps_finished_rows(tmp_path, isolated_store):
+    extra = '''
+[[rows]]
+id = "broken"
+settings = { a = 3 }
+overrides = { a = 3.0, "knobs.mode" = "boom" }
+reference = { score = 1.0, other = 1.0 }
+'''
+    path = write_spec(tmp_path, seeds=1, extra="")
+    text = path.read_text()
+    # put the broken row first so the good rows run after it
+    head, rows = text.split("[[rows]]", 1)
+    path.write_text(head + extra.strip() + "\n\n[[rows]]" + rows)
+    spec = load_spec(path)
+    planned = plan(spec, "mini")
+    out = execute(planned, log=lambda s: None)
+    assert len(out.failed) == 1 and "RuntimeError: unexpected crash" in next(iter(out.failed.values()))
+    assert len(out.ran) == 2 and len(load_results(planned)) == 2
+
+
+def test_unknown_override_key_fails_before_running(tmp_path, isolated_store):
+    path = write_spec(tmp_path)
+    path.write_text(path.read_text().replace("overrides = { a = 2.0 }", 'overrides = { "knobs.scael" = 2.0 }'))
+    with pytest.raises(VdiError, match=r"row 'high'.*unknown config key 'scael'.*did you mean 'scale'"):
+        plan(load_spec(path), "mini")
+    assert toytask.CALLS == []
+
+
+def test_override_type_and_validation_errors(tmp_path, isolated_store):
+    path = write_spec(tmp_path)
+    path.write_text(path.read_text().replace("overrides = { a = 2.0 }", 'overrides = { b = "two" }'))
+    with pytest.raises(VdiError, match=r"'b': expected int, got str"):
+        plan(load_spec(path), "mini")
+    path.write_text(path.read_text().replace('overrides = { b = "two" }', 'overrides = { "knobs.mode" = "odd" }'))
+    with pytest.raises(VdiError, match="knobs.mode must be plain, fail or boom"):
+        plan(load_spec(path), "mini")
+
+
+def test_rows_filter_and_typo(tmp_path, isolated_store):
+    spec = load_spec(write_spec(tmp_path))
+    assert {p.row for p in plan(spec, "mini", rows=["high"])} == {"high"}
+    with pytest.raises(VdiError, match="did you mean 'high'"):
+        plan(spec, "mini", rows=["hihg"])

@@ -1,0 +1,92 @@
+"""A throwaway task for testing the suite's core without any model: its metrics are a known
+function of the config and seed, so every rendered number can be checked by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vdi_core.errors import VdiError
+from vdi_core.tasks import Task, TaskResult, register_task
+
+CALLS: list[tuple] = []  # (a, b, seed) of every run, to count how often rows really ran
+
+
+@dataclass(frozen=True)
+class Knobs:
+    mode: str = "plain"
+    scale: float = field(default=1.0, metadata={"assumption": "A5"})
+
+    def __post_init__(self):
+        if self.mode not in ("plain", "fail", "boom"):
+            raise VdiError(f"knobs.mode must be plain, fail or boom, got '{self.mode}'")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    a: float = 1.0
+    b: int = 2
+    tags: tuple[str, ...] = ()
+    knobs: Knobs = field(default_factory=Knobs)
+
+
+def run(cfg: ToyConfig, ctx) -> TaskResult:
+    CALLS.append((cfg.a, cfg.b, ctx.seed))
+    if cfg.knobs.mode == "fail":
+        raise VdiError("toy row asked to fail")
+    if cfg.knobs.mode == "boom":
+        raise RuntimeError("unexpected crash")
+    x = cfg.knobs.scale * (10 * cfg.a + cfg.b) + ctx.seed  # seeds 0,1,2 -> mean +1, std 1
+    return TaskResult(metrics={"score": x, "other": 100 - x}, curves={"loss": [3.0, 2.0, 1.0]})
+
+
+TOY = register_task(Task("toy", ToyConfig, run, fingerprint=lambda cfg, ctx: {"data": "toy-v1"}))
+
+SPEC = '''
+id = "{id}"
+title = "Toy table {id}"
+version = 1
+task = "toy"
+settings_columns = [{{ id = "a", label = "a" }}]
+
+[profiles.mini]
+seeds = {seeds}
+
+[[metrics]]
+id = "score"
+label = "Score"
+tolerance = 0.5
+
+[[metrics]]
+id = "other"
+label = "Other"
+higher_is_better = false
+
+[[rows]]
+id = "low"
+settings = {{ a = 1 }}
+overrides = {{ a = 1.0 }}
+reference = {{ score = 12.0, other = 88.0 }}
+
+[[rows]]
+id = "high"
+settings = {{ a = 2 }}
+overrides = {{ a = 2.0 }}
+reference = {{ score = 22.0, other = 78.0 }}
+bold = ["score"]
+
+[[claims]]
+id = "high_beats_low"
+text = "high beats low on score"
+kind = "greater"
+a = "high"
+b = "low"
+metrics = ["score"]
+'''
+
+
+def write_spec(directory, id="toy1", seeds=3, extra="") -> "Path":
+    from pathlib import Path
+
+    path = Path(directory) / f"{id}.toml"
+    path.write_text(SPEC.format(id=id, seeds=seeds) + extra)
+    return path

@@ -1,0 +1,150 @@
+"""Markdown tables, one per spec and profile, and the report that joins them.
+
+Rendering is a pure function of (spec, planned runs, result records): no clock, no machine state,
+so re-rendering unchanged results gives byte-identical files and `vdi check` can tell a stale
+table from a fresh one. The hidden comment at the end records what the table was rendered from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .claims import aggregate, evaluate_claim
+from .spec import Spec
+from .store import REPO_ROOT, atomic_write_text, canonical_json
+
+DASH = "—"
+MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a micro-CLIP. Absolute numbers are "
+             "not the paper's: the paper column is for orientation only, and status reflects the table's "
+             "claims (orderings), not distances to the paper.")
+
+
+def tables_dir(profile: str, root: Path | None = None) -> Path:
+    return (root or REPO_ROOT / "tables") / profile
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def render_stamp(planned, results: dict[str, dict]) -> str:
+    keys = sorted({p.key for p in planned})
+    present = {k: results[k] for k in keys if k in results}
+    return (f"<!-- vdi-render plan={_digest(keys)} results={_digest(present)} n={len(present)} -->")
+
+
+def _fmt(v: float | None, decimals: int, bold: bool = False) -> str:
+    if v is None:
+        return DASH
+    s = f"{v:.{decimals}f}"
+    return f"**{s}**" if bold else s
+
+
+def _measured(cell, decimals: int, bold: bool) -> str:
+    if cell is None:
+        return DASH
+    s = f"{cell.mean:.{decimals}f}"
+    if cell.n > 1:
+        s += f" ± {cell.std:.{decimals}f}"
+    return f"**{s}**" if bold else s
+
+
+def _status(spec, metric, cell, ref) -> str:
+    if cell is None or ref is None:
+        return DASH
+    delta = cell.mean - ref
+    mark = "✓" if abs(delta) <= metric.tolerance + 1e-9 else "✗"
+    return f"{delta:+.{metric.decimals}f} {mark}"
+
+
+def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) -> str:
+    cells = aggregate(spec, profile, planned, results)
+    rows = spec.rows_for(profile)
+    table_rows = [r for r in rows if r.role == "row"]
+    best = {}  # metric -> row id with the best measured mean (bold, like the paper)
+    for m in spec.metrics:
+        have = [(cells[r.id][m.id].mean, r.id) for r in table_rows if m.id in cells.get(r.id, {})]
+        if len(have) > 1:
+            best[m.id] = (max(have) if m.higher_is_better else min(have))[1]
+
+    headers = [label for _, label in spec.settings_columns]
+    for m in spec.metrics:
+        headers += [m.label, "paper"] + (["Δ"] if profile == "paper" else [])
+    body = []
+    for r in rows:
+        settings = dict(r.settings)
+        line = [str(settings.get(c, "")) for c, _ in spec.settings_columns]
+        if r.role == "reference" and line:
+            line[0] = f"*{line[0]}*"
+        for m in spec.metrics:
+            cell = cells.get(r.id, {}).get(m.id)
+            ref = r.ref(m.id)
+            line.append(_measured(cell, m.decimals, best.get(m.id) == r.id))
+            line.append(_fmt(ref, m.decimals, m.id in r.bold) if ref is not None else "")
+            if profile == "paper":
+                line.append(_status(spec, m, cell, ref))
+        body.append(line)
+
+    n_seeds = max([len([p for p in planned if p.row == r.id]) for r in rows] or [0])
+    out = [f"# {spec.title} ({profile} profile)", ""]
+    if profile == "mini":
+        out += [MINI_NOTE, ""]
+    if spec.caption:
+        out += [spec.caption, ""]
+    out += [tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    out += [f"Cells: mean ± sample std over {n_seeds} seed(s); {DASH} = not run yet. "
+            f"Bold: best measured (ours) / marked best in the paper (paper column)."]
+    if profile == "paper":
+        tol = ", ".join(f"{m.label} ±{m.tolerance:g}" for m in spec.metrics)
+        out += [f"Δ = measured − paper; ✓ within tolerance ({tol}), ✗ outside."]
+    out += ["", "## Claims", ""]
+    for c in spec.claims:
+        held, evidence = evaluate_claim(spec, c, cells, profile)
+        mark = DASH if held is None else ("✓" if held else "✗")
+        out.append(f"- {mark} {c.text} — {evidence}")
+    if not spec.claims:
+        out.append("- (this table states no orderings)")
+    out += ["", _footer(spec, profile, planned, results, n_seeds), "", render_stamp(planned, results), ""]
+    return "\n".join(out)
+
+
+def _footer(spec: Spec, profile: str, planned, results: dict[str, dict], n_seeds: int) -> str:
+    recs = [results[p.key] for p in planned if p.key in results]
+    uniq = lambda xs: ", ".join(sorted({str(x) for x in xs})) or DASH  # noqa: E731
+    assumptions = sorted({a for r in recs for a in r["provenance"]["assumptions"]}, key=lambda s: (len(s), s))
+    packages = {}
+    for r in recs:
+        for k, v in r["provenance"]["packages"].items():
+            packages.setdefault(k, set()).add(v)
+    pk = ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(packages.items())) or DASH
+    finished = sorted(r["provenance"]["finished"] for r in recs)
+    days = sorted({f[:10] for f in finished})
+    date = (days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}") if days else DASH
+    lines = [
+        f"Profile `{profile}` · task `{spec.task}` · spec `{spec.id}` v{spec.version} · seeds: {n_seeds} · "
+        f"runs with results: {len({r['key'] for r in recs})}/{len({p.key for p in planned})}",
+        f"Assumptions in force (METHOD.md): {', '.join(assumptions) or DASH}",
+        f"Commit: {uniq(r['provenance']['git_commit'] for r in recs)} · device: "
+        f"{uniq(r['provenance']['device'] for r in recs)} · runs finished: {date}",
+        f"Versions: {pk}",
+    ]
+    return "\n".join(f"<sub>{x}</sub><br>" for x in lines)
+
+
+def write_table(spec: Spec, profile: str, text: str, root: Path | None = None) -> Path:
+    path = tables_dir(profile, root) / f"{spec.id}.md"
+    atomic_write_text(path, text)
+    return path
+
+
+def render_report(sections: list[tuple[Spec, str]], profile: str) -> str:
+    """One markdown document of all tables (the per-table files stay the source of truth)."""
+    out = [f"# VDI supplementary tables — {profile} profile", ""]
+    out += [f"- [{spec.title}](#{spec.id})" for spec, _ in sections] + [""]
+    for spec, text in sections:
+        body = text.split("\n", 1)[1] if text.startswith("# ") else text
+        out += [f'<a id="{spec.id}"></a>', f"## {spec.title}", body.replace("\n## Claims", "\n### Claims"), ""]
+    return "\n".join(out)

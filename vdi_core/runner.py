@@ -1,0 +1,148 @@
+"""The life of a row: spec -> resolved config -> key -> (cached or fresh) run -> result record.
+
+`plan()` resolves every (row, seed) of a table to a `PlannedRun` with its key; `execute()` runs the
+ones the store lacks, each saved atomically the moment it finishes, so a failure or a kill later
+never loses an earlier row. Rows from several tables that resolve to the same config share one
+key and therefore one run (the VDI default row appears in Tables 2-5).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import CODE_VERSION
+from .config import apply_overrides, assumptions_in_force, to_dict
+from .errors import VdiError
+from .sources import MissingData
+from .spec import Spec
+from .store import REPO_ROOT, RunStore, device_name, git_commit, now_iso, package_versions, run_key
+from .tasks import RunContext, get_task
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("VDI_RESULTS", REPO_ROOT / "results"))
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("VDI_CACHE", REPO_ROOT / ".cache"))
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    table: str
+    row: str
+    profile: str
+    seed: int
+    task: str
+    config: Any  # the task's config dataclass, fully resolved
+    identity: dict  # everything hashed into the key
+    key: str
+
+
+def make_context(profile: str, seed: int, device: str, work_dir: Path, **kw) -> RunContext:
+    return RunContext(profile=profile, seed=seed, device=device, work_dir=work_dir, cache_dir=cache_root(), **kw)
+
+
+def plan(spec: Spec, profile: str, seeds: int | None = None, rows: list[str] | None = None,
+         device: str = "cpu") -> list[PlannedRun]:
+    task = get_task(spec.task)
+    cfg = apply_overrides(task.config_cls(), dict(spec.base), f"{spec.path} [base]")
+    cfg = apply_overrides(cfg, dict(spec.profiles[profile].overrides), f"{spec.path} [profiles.{profile}]")
+    n_seeds = seeds if seeds is not None else spec.profiles[profile].seeds
+    selected = spec.rows_for(profile)
+    if rows:
+        for r in rows:
+            spec.row(r)  # did-you-mean on a typo
+        selected = tuple(r for r in selected if r.id in rows)
+    planned = []
+    for row in selected:
+        row_cfg = apply_overrides(cfg, dict(row.overrides), f"{spec.path} row '{row.id}'")
+        for seed in range(n_seeds):
+            ctx = make_context(profile, seed, device, Path("."))
+            identity = {
+                "task": task.name, "task_version": task.version, "code_version": CODE_VERSION,
+                "profile": profile, "seed": seed, "config": to_dict(row_cfg),
+                "fingerprints": task.fingerprint(row_cfg, ctx),
+            }
+            planned.append(PlannedRun(spec.id, row.id, profile, seed, task.name, row_cfg, identity,
+                                      run_key(identity)))
+    return planned
+
+
+@dataclass
+class Outcome:
+    ran: list[str]
+    cached: list[str]
+    failed: dict[str, str]  # key -> one-line reason
+
+
+def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
+            store_root: Path | None = None, log=print) -> Outcome:
+    unique: dict[str, PlannedRun] = {}
+    for p in planned:
+        unique.setdefault(p.key, p)
+    out = Outcome([], [], {})
+    todo = []
+    for key, p in unique.items():
+        store = RunStore(store_root or results_root(), p.profile)
+        if store.has(key) and not force:
+            out.cached.append(key)
+        else:
+            todo.append(p)
+    for i, p in enumerate(todo, 1):
+        store = RunStore(store_root or results_root(), p.profile)
+        label = f"[{i}/{len(todo)}] {p.table}:{p.row} seed {p.seed}"
+        work = store.work_dir(p.key)
+        if force and work.exists():
+            shutil.rmtree(work)  # --force means from scratch, not resume
+
+        def progress(stage, k, n, _label=label):
+            log(f"{_label}  {stage} {k}/{n}")
+
+        ctx = make_context(p.profile, p.seed, device, work, progress=progress, log=log)
+        log(f"{label}  start (key {p.key})")
+        started, t0 = now_iso(), time.time()
+        try:
+            result = get_task(p.task).run(p.config, ctx)
+        except MissingData:
+            raise  # nothing else can run either; the message lists what to fetch
+        except VdiError as e:
+            out.failed[p.key] = f"{p.table}:{p.row} seed {p.seed}: {e}"
+            log(f"{label}  FAILED: {e}")
+            continue
+        except Exception as e:  # noqa: BLE001 - one broken row must not lose the others
+            out.failed[p.key] = f"{p.table}:{p.row} seed {p.seed}: {type(e).__name__}: {e}"
+            log(f"{label}  FAILED: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+            continue
+        wall = time.time() - t0
+        record = {
+            "key": p.key, **p.identity,
+            "metrics": result.metrics, "curves": result.curves, "extra": result.extra,
+            "provenance": {
+                "git_commit": git_commit(), "packages": package_versions(), "device": device_name(device),
+                "started": started, "finished": now_iso(), "wall_time_s": round(wall, 2),
+                "assumptions": assumptions_in_force(p.config),
+            },
+        }
+        store.save(p.key, record)
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+        out.ran.append(p.key)
+        log(f"{label}  done in {wall:.1f}s")
+    return out
+
+
+def load_results(planned: list[PlannedRun], store_root: Path | None = None) -> dict[str, dict]:
+    """key -> record for every planned run that has a result."""
+    found = {}
+    for p in planned:
+        rec = RunStore(store_root or results_root(), p.profile).load(p.key)
+        if rec is not None:
+            found[p.key] = rec
+    return found

@@ -1,0 +1,124 @@
+"""The run store: one JSON per (resolved config, seed) under results/<profile>/<key>.json.
+
+The key is a hash of everything that determines the numbers (task + its version, code version,
+profile, seed, resolved config, data/feature fingerprints), so the same row appearing in several
+tables runs once, and a changed input never reuses a stale result. Writes are atomic
+(tmp file + os.replace): a killed write leaves the old file or none, never half a JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import VdiError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def canonical_json(obj: Any) -> str:
+    """Stable text for hashing: sorted keys, no whitespace; key order in specs never matters."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def run_key(identity: dict) -> str:
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:20]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+class RunStore:
+    def __init__(self, root: Path, profile: str):
+        self.root = Path(root)
+        self.profile = profile
+        self.dir = self.root / profile
+
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def load(self, key: str) -> dict | None:
+        p = self.path(key)
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise VdiError(f"result file {p} is corrupt ({e}); delete it and rerun the row") from None
+
+    def save(self, key: str, record: dict) -> Path:
+        p = self.path(key)
+        atomic_write_json(p, record)
+        return p
+
+    def work_dir(self, key: str) -> Path:
+        """Scratch for an unfinished run (per-epoch checkpoints); kept until the run succeeds."""
+        return self.dir / "work" / key
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return "unknown"
+        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "open_clip_torch", "numpy", "spacy", "transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            return f"{device} ({torch.cuda.get_device_name(device)})"
+        except Exception:  # noqa: BLE001 - provenance must never break a finished run
+            return device
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
