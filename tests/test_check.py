@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-import toytask  # noqa: F401
-from toytask import write_spec
 from vdi_core.check import check
 from vdi_core.render import render_table, write_table
 from vdi_core.runner import execute, load_results, plan
 from vdi_core.spec import load_spec
 from vdi_core.store import RunStore
+
+import toytask  # noqa: F401
+from toytask import write_spec
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from conftest import SUPPLEMENT
 from vdi_core.cli import main
+
+from conftest import SUPPLEMENT
 
 
 def _supplement_tables():
@@ -36,8 +37,8 @@ def _cells_in_paper_order(rows, first_metric_col):
 
 @pytest.fixture(scope="module")
 def refs(capsys_module=None):
-    import io
     import contextlib
+    import io
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

@@ -4,12 +4,13 @@ import os
 
 import pytest
 
-import toytask  # noqa: F401
-from conftest import REPO
-from toytask import write_spec
 from vdi_core.render import render_report, render_table
 from vdi_core.runner import plan
 from vdi_core.spec import load_spec
+
+import toytask  # noqa: F401
+from conftest import REPO
+from toytask import write_spec
 
 GOLDEN = REPO / "tests" / "golden"
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-import toytask
-from toytask import write_spec
 from vdi_core.errors import VdiError
 from vdi_core.runner import execute, load_results, plan
 from vdi_core.spec import load_spec
+
+import toytask
+from toytask import write_spec
 
 
 @pytest.fixture(autouse=True)

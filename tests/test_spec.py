@@ -2,9 +2,10 @@
 
 import pytest
 
-from toytask import write_spec
 from vdi_core.errors import VdiError
 from vdi_core.spec import find_spec, list_specs, load_spec
+
+from toytask import write_spec
 
 
 def test_toy_spec_loads(tmp_path):

@@ -6,15 +6,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
-import toytask  # noqa: F401 - registers the toy task
-from toytask import write_spec
 from vdi_core.runner import plan
 from vdi_core.spec import load_spec
 from vdi_core.store import RunStore, atomic_write_json, run_key
+
+import toytask  # noqa: F401 - registers the toy task
+from toytask import write_spec
 
 IDENTITY = {"task": "toy", "seed": 0, "config": {"a": 1.0, "b": 2, "knobs": {"mode": "plain", "scale": 1.0}},
             "fingerprints": {"data": "x"}}

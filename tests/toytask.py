@@ -4,6 +4,7 @@ function of the config and seed, so every rendered number can be checked by hand
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vdi_core.errors import VdiError
 from vdi_core.tasks import Task, TaskResult, register_task
@@ -84,9 +85,7 @@ metrics = ["score"]
 '''
 
 
-def write_spec(directory, id="toy1", seeds=3, extra="") -> "Path":
-    from pathlib import Path
-
+def write_spec(directory, id="toy1", seeds=3, extra="") -> Path:
     path = Path(directory) / f"{id}.toml"
     path.write_text(SPEC.format(id=id, seeds=seeds) + extra)
     return path

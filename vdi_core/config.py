@@ -7,6 +7,7 @@ checked against the dataclass fields, so a typo fails loudly instead of running 
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any
 
@@ -22,7 +23,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Make TOML values fit the field type: int->float, list->tuple; reject the rest with a reason."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if origin is typing.Union or origin is types.UnionType:
         if value is None and type(None) in args:
             return None
         errors = []

@@ -9,7 +9,7 @@ missing and the command to get each) before any training starts.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import VdiError, did_you_mean
 

@@ -9,7 +9,7 @@ silently ignored override would produce a wrong number that looks right.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -9,9 +9,10 @@ model-specific lives behind this line.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import VdiError, did_you_mean
 
