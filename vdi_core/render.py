@@ -8,6 +8,7 @@ table from a fresh one. The hidden comment at the end records what the table was
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from tabulate import tabulate
@@ -23,7 +24,8 @@ MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a m
 
 
 def tables_dir(profile: str, root: Path | None = None) -> Path:
-    return (root or REPO_ROOT / "tables") / profile
+    """tables/<profile>/ of this checkout, or under $VDI_TABLES."""
+    return Path(root or os.environ.get("VDI_TABLES", REPO_ROOT / "tables")) / profile
 
 
 def _digest(obj) -> str:

@@ -8,6 +8,7 @@ silently ignored override would produce a wrong number that looks right.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,15 +264,17 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+def experiments_dir() -> Path:
+    """experiments/ of this checkout, or $VDI_EXPERIMENTS (a lab's own specs, the tests' toy specs)."""
+    return Path(os.environ.get("VDI_EXPERIMENTS", Path(__file__).resolve().parent.parent / "experiments"))
 
 
 def spec_path(table: str, experiments: Path | None = None) -> Path:
-    return (experiments or EXPERIMENTS_DIR) / f"{table}.toml"
+    return (experiments or experiments_dir()) / f"{table}.toml"
 
 
 def list_specs(experiments: Path | None = None) -> list[str]:
-    d = experiments or EXPERIMENTS_DIR
+    d = experiments or experiments_dir()
     return sorted(f.stem for f in d.glob("*.toml") if not f.stem.startswith("_"))
 
 
