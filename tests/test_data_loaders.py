@@ -1,0 +1,155 @@
+"""Annotation loaders: formats, key variants, the moment policy, and the real files' counts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vdi_core.cli import main
+from vdi_core.data.annotations import load_charades_sta, load_grounding_json, read_charades_durations
+from vdi_core.data.splits import PROTOCOLS, check_disjoint, load_split
+from vdi_core.errors import VdiError
+from vdi_core.sources import MissingData
+
+STA_LINES = """AO8RW 0.0 6.9##a person is putting a book on a shelf.
+AO8RW 5.0 31.0##person opens the door.
+LEOL6 8.0 7.0##inverted moment.
+BBBBB 12.0 14.0##starts after the end.
+BBBBB -1.0 3.0##starts before zero.
+"""
+
+
+def _sta(tmp_path, text=STA_LINES):
+    (tmp_path / "sta.txt").write_text(text)
+    (tmp_path / "meta.csv").write_text('id,subject,length\r\nAO8RW,s,30.5\r\nLEOL6,"a, b",6.38\r\nBBBBB,s,10\r\n')
+    return load_charades_sta("sta/x", tmp_path / "sta.txt", read_charades_durations([tmp_path / "meta.csv"]))
+
+
+def test_sta_moment_policy(tmp_path):
+    split = _sta(tmp_path)
+    assert split.records == 5 and split.num_queries == 3
+    assert dict(split.skipped) == {"start_ge_end": 1, "outside_video": 1}
+    assert dict(split.clamped) == {"end_after_duration": 1, "start_below_0": 1}
+    by_vid = {v.vid: v for v in split.videos}
+    assert [q.moment for q in by_vid["AO8RW"].queries] == [(0.0, 6.9), (5.0, 30.5)]
+    assert by_vid["AO8RW"].queries[0].sentence == "a person is putting a book on a shelf."
+    assert [(q.qid, q.moment) for q in by_vid["BBBBB"].queries] == [("BBBBB#1", (0.0, 3.0))]
+    assert by_vid["LEOL6"].queries == [] and by_vid["LEOL6"].duration == 6.38
+
+
+@pytest.mark.parametrize("line, message", [
+    ("AO8RW 0.0##no end time.", ":2: expected '<video_id> <start> <end>##<sentence>'"),
+    ("AO8RW 0.0 4.0 a sentence without separator", ":2: expected"),
+    ("AO8RW 0.0 4.0##", ":2: expected"),
+    ("AO8RW zero 4.0##bad number.", ":2: start 'zero' is not a number"),
+    ("ZZZZZ 0.0 4.0##unknown video.", ":2: video ZZZZZ has no duration"),
+])
+def test_sta_bad_lines(tmp_path, line, message):
+    with pytest.raises(VdiError, match=message):
+        _sta(tmp_path, "AO8RW 0.0 6.9##fine.\n" + line + "\n")
+
+
+def test_json_key_variants(tmp_path):
+    data = {
+        "v_one": {"duration": 100.0, "timestamps": [[0, 10], [90, 100.01], [5, 5]],
+                  "sentences": ["  A man bigins to run.", " Él sonríe — café.", "zero length"]},
+        "CDVID": {"video_duration": 6.375, "timestamps": [[7.0, 8.0], [1.0, 2.0]],
+                  "framestamps": [[112, 128], [16, 32]], "decode_fps": 16.0, "video_fps": -1.0,
+                  "sentences": ["after the end", "person put the glass down"]},
+        "FRAME": {"video_duration": 4.0, "framestamps": [[8, 40]], "decode_fps": 16.0, "sentences": ["frames only"]},
+    }
+    (tmp_path / "a.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    split = load_grounding_json("x/y", tmp_path / "a.json")
+    v = {x.vid: x for x in split.videos}
+    assert [q.sentence for q in v["v_one"].queries] == ["A man bigins to run.", "Él sonríe — café."]
+    assert v["v_one"].queries[1].moment == (90.0, 100.0)
+    assert [(q.qid, q.moment) for q in v["CDVID"].queries] == [("CDVID#1", (1.0, 2.0))] and v["CDVID"].duration == 6.375
+    assert v["FRAME"].queries[0].moment == (0.5, 2.5)
+    assert split.records == 6 and split.num_queries == 4
+    assert dict(split.skipped) == {"start_ge_end": 1, "outside_video": 1}
+    assert dict(split.clamped) == {"end_after_duration": 1}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"timestamps": [[0, 1]], "sentences": ["s"]}, "no duration"),
+    ({"duration": 5, "timestamps": [[0, 1]], "sentences": ["s", "t"]},
+     r"'sentences' \(2\) does not match the 1 moments"),
+    ({"duration": 5, "sentences": ["s"]}, "no 'timestamps'"),
+    ({"duration": 5, "timestamps": [[0, 1, 2]], "sentences": ["s"]}, "moment 0 is"),
+])
+def test_json_bad_entries(tmp_path, entry, message):
+    (tmp_path / "a.json").write_text(json.dumps({"VID01": entry}))
+    with pytest.raises(VdiError, match=message) as e:
+        load_grounding_json("x/y", tmp_path / "a.json")
+    assert "key 'VID01'" in str(e.value)
+
+
+def test_missing_split_lists_the_fetch_command(tmp_path):
+    with pytest.raises(MissingData) as e:
+        load_split("charades_sta/test", tmp_path)
+    assert [cmd for _, cmd in e.value.missing] == [
+        "vdi data fetch charades_sta_test", "vdi data fetch charades_v1_train_csv",
+        "vdi data fetch charades_v1_test_csv"]
+
+
+# --- the real files ---------------------------------------------------------------------------
+
+# (records, videos, kept queries, dropped by reason, clamped ends); see ../shared/data/README.md
+REAL = {
+    "charades_sta/train": (12408, 5338, 12404, {"start_ge_end": 4}, 1802),
+    "charades_sta/test": (3720, 1334, 3720, {}, 562),
+    "charades_cg/train": (8281, 3555, 8281, {}, 1255),
+    "charades_cg/novel_composition": (3442, 2480, 3442, {}, 452),
+    "charades_cg/novel_word": (695, 580, 695, {}, 109),  # the CG paper reports 703 / 588
+    "charades_cg/test_trivial": (3096, 1689, 3096, {}, 412),
+    "charades_cd/test_ood": (3375, 1442, 3372, {"outside_video": 3}, 345),
+    "activitynet_captions/train": (37421, 10009, 37417, {"start_ge_end": 4}, 261),
+}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", list(REAL))
+def test_real_counts(name, shared_data):
+    records, videos, kept, skipped, clamped = REAL[name]
+    split = load_split(name, shared_data)
+    assert (split.records, len(split.videos), split.num_queries) == (records, videos, kept)
+    assert dict(split.skipped) == skipped
+    assert split.clamped["end_after_duration"] == clamped and split.clamped["start_below_0"] == 0
+
+
+@pytest.mark.shared_data
+def test_real_sta_inverted_lines_are_the_documented_four(shared_data):
+    split = load_split("charades_sta/train", shared_data)
+    kept = {q.qid for v in split.videos for q in v.queries}
+    lines = (shared_data / "charades_sta" / "charades_sta_train.txt").read_text().splitlines()
+    per_vid: dict[str, int] = {}
+    dropped = []
+    for line in lines:
+        vid, s, e = line.split("##")[0].split()
+        k = per_vid[vid] = per_vid.get(vid, -1) + 1
+        if f"{vid}#{k}" not in kept:
+            dropped.append((vid, float(s), float(e)))
+    assert sorted(dropped) == [("AKKWU", 38.0, 13.0), ("AKKWU", 38.0, 13.0), ("IOL8Q", 20.9, 12.0), ("LEOL6", 8.0, 7.0)]
+
+
+@pytest.mark.shared_data
+def test_real_train_and_eval_videos_are_disjoint_and_mixing_is_refused(shared_data):
+    for protocol in ("charades_sta", "charades_cg", "charades_cd"):
+        train, evals = PROTOCOLS[protocol]
+        tr = load_split(f"{protocol}/{train}", shared_data)
+        for e in evals:
+            check_disjoint(tr, load_split(f"{protocol}/{e}", shared_data))
+    with pytest.raises(VdiError, match=r"share 440 videos .* charades_cg/train with charades_cg/novel_word"):
+        check_disjoint(load_split("charades_sta/train", shared_data), load_split("charades_cg/novel_word", shared_data))
+
+
+@pytest.mark.shared_data
+def test_cli_stats_on_real_files(capsys, shared_data):
+    splits = ["charades_sta/train", "charades_sta/test", "charades_cg/novel_word"]
+    assert main(["data", "stats", "--root", str(shared_data), *[a for s in splits for a in ("--split", s)]]) == 0
+    out = capsys.readouterr().out
+    assert "charades_sta/train                   12,408   5,338   12,404" in out
+    assert "charades_sta/test                     3,720   1,334    3,720" in out
+    assert "disjoint: charades_sta/train / charades_sta/test" in out and "703" in out
+    assert out.count("[ok]") == 3

@@ -1,0 +1,1 @@
+"""Frame features from videos (CLIP image tower, PyAV decoding) and readers of stored feature sets."""

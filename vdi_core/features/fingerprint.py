@@ -1,0 +1,82 @@
+"""Identity of a feature set: what was declared (model, weights, preprocessing, sampling) and
+what was produced (per-video array hashes). Stored as `features.json` beside the `.npz` files.
+
+The declared part decides compatibility: features extracted with another fps, other weights or
+QuickGELU off are a different feature set, and mixing them is an error, never a silent reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VdiError
+
+FORMAT = 1
+FILENAME = "features.json"
+
+
+def array_sha256(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def combined(declared: dict, videos: dict) -> str:
+    """One hash over the declaration and every video's record (order-independent)."""
+    blob = json.dumps({"declared": declared, "videos": videos}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def mismatches(stored: dict, declared: dict) -> list[str]:
+    """Human-readable differences 'key: stored X, now Y' between two declarations."""
+    keys = sorted(set(stored) | set(declared))
+    return [f"{k}: stored {stored.get(k)!r}, now {declared.get(k)!r}" for k in keys if stored.get(k) != declared.get(k)]
+
+
+def read(out_dir: Path) -> dict | None:
+    path = Path(out_dir) / FILENAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise VdiError(f"{path}: unreadable fingerprint ({e}); delete the feature folder and extract again") from None
+    if data.get("format") != FORMAT or "declared" not in data:
+        raise VdiError(f"{path}: not a feature fingerprint of format {FORMAT}; delete the folder and extract again")
+    return data
+
+
+def require_compatible(out_dir: Path, declared: dict) -> dict | None:
+    """The stored fingerprint, after checking that it declares the same features as `declared`."""
+    stored = read(out_dir)
+    if stored is not None:
+        diff = mismatches(stored["declared"], declared)
+        if diff:
+            raise VdiError(f"{Path(out_dir) / FILENAME}: these features were extracted with other settings "
+                           f"({'; '.join(diff)}); use another --out folder, or delete this one to re-extract")
+    return stored
+
+
+def write(out_dir: Path, declared: dict, videos: dict) -> str:
+    """Atomically (re)write features.json; returns the combined fingerprint."""
+    fp = combined(declared, videos)
+    path = Path(out_dir) / FILENAME
+    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"format": FORMAT, "declared": declared, "videos": videos, "fingerprint": fp},
+                              indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+    return fp
