@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 from tabulate import tabulate
@@ -97,6 +98,8 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
     if spec.caption:
         out += [spec.caption, ""]
     out += [tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    for name in spec.outputs:  # copied next to this file by `vdi render` once a run made it
+        out += [f"![{spec.title}]({name})", ""]
     out += [f"Cells: mean ± sample std over {n_seeds} seed(s); {DASH} = not run yet. "
             f"Bold: best measured (ours) / marked best in the paper (paper column)."]
     if profile == "paper":
@@ -136,9 +139,17 @@ def _footer(spec: Spec, profile: str, planned, results: dict[str, dict], n_seeds
     return "\n".join(f"<sub>{x}</sub><br>" for x in lines)
 
 
-def write_table(spec: Spec, profile: str, text: str, root: Path | None = None) -> Path:
+def write_table(spec: Spec, profile: str, text: str, root: Path | None = None,
+                artifact_dirs: list[Path] = ()) -> Path:
+    """Write the table, and copy the spec's declared outputs from the runs' artifact folders."""
     path = tables_dir(profile, root) / f"{spec.id}.md"
     atomic_write_text(path, text)
+    for name in spec.outputs:
+        found = [d / name for d in artifact_dirs if (d / name).is_file()]
+        if found:
+            tmp = path.with_name(f".{name}.tmp")
+            shutil.copyfile(found[0], tmp)
+            os.replace(tmp, path.with_name(name))
     return path
 
 

@@ -105,7 +105,8 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
         def progress(stage, k, n, _label=label):
             log(f"{_label}  {stage} {k}/{n}")
 
-        ctx = make_context(p.profile, p.seed, device, work, progress=progress, log=log)
+        ctx = make_context(p.profile, p.seed, device, work, progress=progress, log=log,
+                           artifact_dir=store.artifact_dir(p.key))
         log(f"{label}  start (key {p.key})")
         started, t0 = now_iso(), time.time()
         try:

@@ -78,6 +78,10 @@ class RunStore:
         atomic_write_json(p, record)
         return p
 
+    def artifact_dir(self, key: str) -> Path:
+        """Files a finished run produced besides its metrics (e.g. a figure)."""
+        return self.dir / "artifacts" / key
+
     def work_dir(self, key: str) -> Path:
         """Scratch for an unfinished run (per-epoch checkpoints); kept until the run succeeds."""
         return self.dir / "work" / key

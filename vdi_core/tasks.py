@@ -24,6 +24,9 @@ class RunContext:
     device: str  # "cpu" | "cuda" | "cuda:0" ...
     work_dir: Path  # per-run scratch (checkpoints for --resume); removed after success
     cache_dir: Path  # shared cache of generated data, weights, features
+    # Files a run produces besides its numbers (Figure 1's PNG); kept with the result, and copied
+    # next to the rendered table when the spec lists them under `outputs`.
+    artifact_dir: Path | None = None
     progress: Callable[[str, int, int], None] = lambda stage, i, n: None  # e.g. ("epoch", 3, 18)
     log: Callable[[str], None] = print
 

@@ -8,9 +8,9 @@ import sys
 from ..check import check
 from ..errors import VdiError
 from ..render import render_report, render_table, tables_dir, write_table
-from ..runner import execute, load_results, plan
+from ..runner import execute, load_results, plan, results_root
 from ..spec import PROFILES, find_spec, list_specs
-from ..store import atomic_write_text
+from ..store import RunStore, atomic_write_text
 
 
 def _tables(names: list[str]) -> list[str]:
@@ -63,8 +63,10 @@ def cmd_refs(args) -> int:
 
 def _render(spec, profile: str) -> str:
     planned = plan(spec, profile)
-    text = render_table(spec, profile, planned, load_results(planned))
-    path = write_table(spec, profile, text)
+    results = load_results(planned)
+    text = render_table(spec, profile, planned, results)
+    artifacts = [RunStore(results_root(), profile).artifact_dir(p.key) for p in planned if p.key in results]
+    path = write_table(spec, profile, text, artifact_dirs=artifacts)
     print(f"wrote {path}")
     return text
 

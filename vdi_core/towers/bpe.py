@@ -1,0 +1,125 @@
+"""CLIP BPE tokenisation that keeps track of where each token came from.
+
+open_clip's `SimpleTokenizer` returns token ids only. Figure 1 (A15) and the static/dynamic
+query split (A3/A4) need to know which word each BPE piece belongs to, so this module re-runs the
+same steps (clean -> regex pre-tokens -> byte encoding -> BPE) and records the character span of
+every piece in the cleaned sentence. The ids are identical to `tokenizer(texts)` (tested).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import regex as re
+import torch
+
+from ..errors import VdiError
+
+NO_SPAN = (-1, -1)  # SOT, EOT and padding have no characters
+_PUNCT = set(string.punctuation)
+
+
+@dataclass(frozen=True)
+class Tokenised:
+    ids: torch.Tensor  # [B, L] long, identical to tokenizer(texts)
+    texts: list[str]  # the cleaned (lower-cased) sentences the spans refer to
+    pieces: list[list[str]]  # BPE piece strings per position ("person</w>"; "" for padding)
+    spans: list[list[tuple[int, int]]]  # char span per position in texts[b]; NO_SPAN if none
+    truncated: list[bool]  # the sentence had more pieces than the context holds
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    positions: tuple[int, ...]  # token positions (in the [L] sequence, SOT at 0) of its pieces
+    span: tuple[int, int]  # char span in the cleaned sentence
+
+
+def _check_tokenizer(tokenizer) -> None:
+    needed = ("clean_fn", "pat", "bpe", "byte_encoder", "encoder", "decoder", "context_length")
+    missing = [a for a in needed if not hasattr(tokenizer, a)]
+    if missing:
+        raise VdiError(
+            f"tokenizer {type(tokenizer).__name__} is not open_clip's SimpleTokenizer (lacks "
+            f"{', '.join(missing)}); use an open_clip model with the CLIP BPE tokenizer"
+        )
+
+
+def _encode_one(tokenizer, text: str) -> tuple[str, list[int], list[str], list[tuple[int, int]]]:
+    cleaned = tokenizer.clean_fn(text)
+    ids, pieces, spans = [], [], []
+    for m in re.finditer(tokenizer.pat, cleaned):
+        token = m.group()
+        # A piece covers whole bytes of the UTF-8 token; map byte offsets back to characters so
+        # spans stay right for non-ASCII words (ActivityNet has a few).
+        char_of_byte: list[int] = []
+        for k, ch in enumerate(token):
+            char_of_byte.extend([k] * len(ch.encode("utf-8")))
+        encoded = "".join(tokenizer.byte_encoder[b] for b in token.encode("utf-8"))
+        byte_pos = 0
+        for piece in tokenizer.bpe(encoded).split(" "):
+            n_bytes = len(piece) - (4 if piece.endswith("</w>") else 0)
+            first = char_of_byte[byte_pos] if byte_pos < len(char_of_byte) else len(token)
+            last = char_of_byte[byte_pos + n_bytes - 1] + 1 if n_bytes > 0 else first
+            ids.append(tokenizer.encoder[piece])
+            pieces.append(piece)
+            spans.append((m.start() + first, m.start() + last))
+            byte_pos += n_bytes
+    return cleaned, ids, pieces, spans
+
+
+def tokenize_with_spans(tokenizer, texts: list[str], context_length: int | None = None) -> Tokenised:
+    """Tokenise like `tokenizer(texts)` (SOT + pieces + EOT, truncated with EOT kept last, zero
+    padding) and return the per-position piece strings and character spans as well."""
+    _check_tokenizer(tokenizer)
+    length = context_length or tokenizer.context_length
+    sot, eot = tokenizer.encoder["<start_of_text>"], tokenizer.encoder["<end_of_text>"]
+    ids = torch.zeros(len(texts), length, dtype=torch.long)
+    all_texts, all_pieces, all_spans, truncated = [], [], [], []
+    for b, text in enumerate(texts):
+        cleaned, t_ids, t_pieces, t_spans = _encode_one(tokenizer, text)
+        seq = [sot] + t_ids + [eot]
+        pcs = ["<start_of_text>"] + t_pieces + ["<end_of_text>"]
+        sps = [NO_SPAN] + t_spans + [NO_SPAN]
+        truncated.append(len(seq) > length)
+        if len(seq) > length:  # same truncation rule as SimpleTokenizer.__call__
+            seq, pcs, sps = seq[:length], pcs[:length], sps[:length]
+            seq[-1], pcs[-1], sps[-1] = eot, "<end_of_text>", NO_SPAN
+        ids[b, : len(seq)] = torch.tensor(seq)
+        pad = length - len(seq)
+        all_texts.append(cleaned)
+        all_pieces.append(pcs + [""] * pad)
+        all_spans.append(sps + [NO_SPAN] * pad)
+    return Tokenised(ids=ids, texts=all_texts, pieces=all_pieces, spans=all_spans, truncated=truncated)
+
+
+def is_punctuation(piece: str) -> bool:
+    core = piece[:-4] if piece.endswith("</w>") else piece
+    return bool(core) and all(c in _PUNCT for c in core)
+
+
+def words_from_tokens(pieces: list[str], spans: list[tuple[int, int]], text: str) -> list[Word]:
+    """Group BPE pieces into words: a piece ending in `</w>` closes a word, and punctuation
+    pieces form words of their own (never joined to letters). Positions without a span (SOT,
+    EOT, padding) are skipped, so the start/end tokens never belong to a word (A15)."""
+    words: list[Word] = []
+    current: list[int] = []
+
+    def close():
+        if current:
+            start, end = spans[current[0]][0], spans[current[-1]][1]
+            words.append(Word(text=text[start:end], positions=tuple(current), span=(start, end)))
+            current.clear()
+
+    for pos, (piece, span) in enumerate(zip(pieces, spans, strict=True)):
+        if span == NO_SPAN:
+            close()  # a truncated sentence can end mid-word; EOT still closes it
+            continue
+        if current and is_punctuation(pieces[current[-1]]) != is_punctuation(piece):
+            close()  # punctuation never shares a word with letters or digits
+        current.append(pos)
+        if piece.endswith("</w>"):
+            close()
+    close()
+    return words
