@@ -1,0 +1,115 @@
+"""MMN's pieces against hand-computed cases: frame pooling, the 2D map, the masked conv, scores."""
+
+import math
+
+import pytest
+import torch
+
+from vdi_core.errors import VdiError
+from vdi_core.grounding.config import GroundingConfig, ModelConfig, VdiConfig
+from vdi_core.grounding.dataset import iou_map, pool_frames
+from vdi_core.grounding.model import MMN, MMNOutput, ProposalConv, SparseMaxPool, _masked_weights, final_scores
+from vdi_core.grounding.proposals import proposal_mask
+
+
+def test_pool_frames_follows_mmn_rounding_and_empty_segments():
+    # T=5, P=2: boundaries round([0, 2.5, 5]) = [0, 2, 5] -> clamp to T-1 = [0, 2, 4] (MMN's avgfeats):
+    # segment 0 = frames 0,1; segment 1 = frames 2,3.
+    frames = torch.tensor([[1.0, 0], [0, 2.0], [3.0, 0], [0, 4.0], [5.0, 0]])
+    out = pool_frames(frames, 2)
+    assert torch.allclose(out, torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
+    # T=1, P=3: every segment is empty and takes the (normalised) frame at its start.
+    out = pool_frames(torch.tensor([[3.0, 4.0]]), 3)
+    assert torch.allclose(out, torch.tensor([[0.6, 0.8]] * 3))
+
+
+@pytest.mark.parametrize("n,counts", [(16, (15,)), (64, (15, 8, 8))])
+def test_sparse_max_pool_cell_is_max_over_its_clips(n, counts):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, n)
+    pool = SparseMaxPool(n, counts)
+    out = pool(x)
+    mask = proposal_mask(n, counts)
+    for i, j in mask.nonzero().tolist():
+        assert torch.equal(out[:, :, i, j], x[:, :, i:j + 1].amax(-1)), (i, j)
+    assert (out[:, :, ~mask] == 0).all()
+
+
+def test_masked_weights_hand_case():
+    # N=3 with pooling (1,): valid cells (0,0),(1,1),(2,2),(0,1),(1,2). Kernel 3, one layer,
+    # padding 1: each output cell is weighted by 1 / (valid cells in its 3x3 window), counted by hand.
+    mask = proposal_mask(3, (1,))
+    pad, weights = _masked_weights(mask, 3, 1)
+    assert pad == 1
+    counts = torch.tensor([[3, 4, 3], [3, 5, 4], [1, 3, 3]], dtype=torch.float32)
+    assert torch.allclose(weights[0], 1 / counts)
+
+
+@pytest.mark.parametrize("n,counts,k,layers", [(16, (15,), 5, 8), (16, (15,), 3, 2), (64, (15, 8, 8), 9, 4)])
+def test_proposal_conv_keeps_the_map_size(n, counts, k, layers):
+    conv = ProposalConv(4, 6, k, layers, proposal_mask(n, counts))
+    a, b = conv(torch.randn(1, 4, n, n))
+    assert a.shape == b.shape == (1, 6, n, n)
+
+
+def test_mmn_scores_are_cosines_with_the_own_video():
+    torch.manual_seed(0)
+    cfg = ModelConfig(num_clips=4, pooling_counts=(3,), conv_layers=2, conv_kernel=3, joint_dim=5, hidden_dim=6)
+    model = MMN(cfg, feature_dim=7, text_dim=8, num_pre_clips=8).eval()
+    feats, sent = torch.randn(2, 8, 7), torch.randn(3, 8)
+    video_of = torch.tensor([0, 1, 1])
+    out = model(feats, sent, video_of)
+    map_iou, map_con = model.proposal_conv(model.map2d(model.feat_pool(feats)))
+    s_iou, s_con = model.sentence_heads(sent)
+    i, j = 1, 3  # a valid cell
+    expect = torch.nn.functional.cosine_similarity(s_con[2], map_con[1, :, i, j], dim=0)
+    assert torch.allclose(out.contrastive_cos[2, i, j], expect, atol=1e-6)
+    expect = 10 * torch.nn.functional.cosine_similarity(s_iou[0], map_iou[0, :, i, j], dim=0)
+    assert torch.allclose(out.iou_logits[0, i, j], expect, atol=1e-5)
+    assert (out.iou_logits[:, 3, 0] == 0).all()  # invalid cell
+
+
+def test_final_score_hand_case():
+    # c = 0.5 -> sqrt(0.75); iou logit 0 -> 0.5; invalid cells score 0.
+    out = MMNOutput(iou_logits=torch.zeros(1, 2, 2), contrastive_cos=torch.full((1, 2, 2), 0.5),
+                    map_contrastive=None, sent_contrastive=None)
+    mask = torch.tensor([[True, True], [False, True]])
+    s = final_scores(out, mask)
+    assert math.isclose(float(s[0, 0, 1]), math.sqrt(0.75) * 0.5, rel_tol=1e-6)
+    assert float(s[0, 1, 0]) == 0.0
+
+
+def test_iou_map_matches_cells():
+    # N=4, moment [0.25, 0.75]: cell (1,2) = [0.25, 0.75] -> 1; cell (0,3) = [0, 1] -> 0.5; (0,0) -> 0.
+    m = iou_map(4, torch.tensor([[0.25, 0.75]]))
+    assert m[0, 1, 2] == 1 and math.isclose(float(m[0, 0, 3]), 0.5) and m[0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("key,value,hint", [
+    ("vdi", {"vc_form": "relational "}, "relational"),
+    ("vdi", {"inject_into": "dynamik"}, "dynamic"),
+    ("data", {"backbone": "vit_joint"}, "vit-joint"),
+    ("model", {"method": "fixed-prior"}, "fixed_prior"),
+])
+def test_config_rejects_unknown_choices_with_did_you_mean(key, value, hint):
+    from dataclasses import replace
+
+    cfg = GroundingConfig()
+    with pytest.raises(VdiError, match=f"did you mean '{hint}'"):
+        replace(cfg, **{key: replace(getattr(cfg, key), **value)}).__post_init__()
+
+
+def test_config_defaults_and_assumption_tags():
+    from vdi_core.grounding.config import assumptions
+
+    cfg = GroundingConfig()
+    vdi = cfg.vdi
+    assert (vdi.lambda_vc, vdi.lambda_sd, vdi.vc_form, vdi.sd_form) == (0.5, 0.01, "consistent", "relational")
+    assert isinstance(cfg.train.milestones, tuple) and isinstance(cfg.model.pooling_counts, tuple)
+    tags = assumptions(cfg)
+    for a in ("A2", "A3", "A5", "A6", "A7", "A8", "A9", "A10", "A11", "A16"):
+        assert a in tags
+    with pytest.raises(VdiError, match="num_pre_clips"):
+        GroundingConfig(model=ModelConfig(num_clips=5))
+    with pytest.raises(VdiError, match="lambda_vc"):
+        GroundingConfig(vdi=VdiConfig(lambda_vc=-1))

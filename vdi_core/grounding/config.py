@@ -1,0 +1,167 @@
+"""Configuration of the `grounding` task (Tables 2-6): data, MMN model, losses, VDI, training.
+
+Defaults are MMN's Charades recipe (METHOD.md section 2) and our VDI reconstruction (section 3).
+Every field that implements an assumption carries `metadata={"assumption": "A.."}` so the
+rendered tables can list the assumptions in force. Sequences are tuples so configs hash stably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+
+from ..errors import VdiError, did_you_mean
+
+BACKBONES = ("vit-joint", "resnet-joint", "separated")
+METHODS = ("mmn", "fixed_prior")
+INJECTION_FORMS = ("consistent", "relational")
+INJECTION_TARGETS = ("dynamic", "sentence")
+CONTEXT_QUERIES = ("static", "random_half")
+DYNAMIC_SOURCES = ("auto", "patches", "frames")
+SELECTIONS = ("best", "last")
+
+
+def _a(default, assumption: str):
+    return field(default=default, metadata={"assumption": assumption})
+
+
+@dataclass
+class DataConfig:
+    source: str = "grounding"
+    train_split: str = "charades_cg/train"
+    eval_split: str = "charades_cg/novel_word"
+    backbone: str = "vit-joint"
+    num_pre_clips: int = 32
+    fps: float = _a(3.0, "A2")
+    patch_frames: int = _a(32, "A2")
+
+
+@dataclass
+class ModelConfig:
+    method: str = "mmn"
+    num_clips: int = 16
+    pooling_counts: tuple[int, ...] = (15,)
+    conv_layers: int = 8
+    conv_kernel: int = 5
+    joint_dim: int = 256
+    hidden_dim: int = 512
+    # Sentence feature for MMN's heads when the text tower is CLIP: the EOT token (A13).
+    clip_sentence_feature: str = _a("eot", "A13")
+
+
+@dataclass
+class LossConfig:
+    min_iou: float = 0.5
+    max_iou: float = 1.0
+    tau_video: float = 0.1
+    tau_sent: float = 0.1
+    margin: float = 0.4
+    weight: float = 0.05
+    # IoU at or above which a same-video sentence / proposal is not a negative.
+    negative_iou: float = 0.5
+    # MMN gives excluded same-video proposals similarity 0 instead of removing them, so each
+    # still adds e^0 = 1 to the sentence-anchored denominator. True reproduces MMN.
+    mmn_denominator_quirk: bool = True
+
+
+@dataclass
+class VdiConfig:
+    lambda_vc: float = 0.5
+    lambda_sd: float = 0.01
+    vc_form: str = _a("consistent", "A6")
+    sd_form: str = _a("relational", "A8")
+    inject_into: str = _a("dynamic", "A9")
+    context_query: str = _a("static", "A10")
+    tau_context: float = _a(0.1, "A5")
+    tau_relational: float = _a(0.1, "A6")
+    tau_spatial: float = _a(0.1, "A7")
+    dynamic_source: str = _a("auto", "A11")  # auto: patches when present, else frame differences
+    spacy_model: str = _a("en_core_web_sm", "A3")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 18
+    batch_size: int = 48  # videos, each with all its sentences
+    lr: float = 1e-4
+    milestones: tuple[int, ...] = (8, 13)
+    gamma: float = 0.1
+    weight_decay: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.99)
+    freeze_text_epochs: int = _a(4, "A1")
+    switch_epoch: int = 7
+    text_lr_scale: float = _a(0.1, "A1")
+    clip_grad: float = 5.0
+    # The 49408-row token embedding costs a dense AdamW update per step (TOY_FEASIBILITY pitfall 7).
+    freeze_token_embedding: bool = False
+    selection: str = _a("best", "A16")
+    eval_every: int = 1
+    eval_batch_size: int = 64
+    nms: float = 0.5
+
+
+@dataclass
+class GroundingConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    vdi: VdiConfig = field(default_factory=VdiConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        validate(self)
+
+
+_CHOICES = {
+    "data.backbone": BACKBONES,
+    "model.method": METHODS,
+    "vdi.vc_form": INJECTION_FORMS,
+    "vdi.sd_form": INJECTION_FORMS,
+    "vdi.inject_into": INJECTION_TARGETS,
+    "vdi.context_query": CONTEXT_QUERIES,
+    "vdi.dynamic_source": DYNAMIC_SOURCES,
+    "train.selection": SELECTIONS,
+    "model.clip_sentence_feature": ("eot",),
+}
+
+
+def validate(cfg: GroundingConfig) -> None:
+    """Raise VdiError naming the dotted key for any enumerated or numeric field out of range."""
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in choices:
+            raise VdiError(f"grounding config: {key} = {value!r} is not allowed{did_you_mean(str(value), choices)}")
+    m, t, d = cfg.model, cfg.train, cfg.data
+    checks = [
+        ("data.num_pre_clips", d.num_pre_clips % m.num_clips == 0 and d.num_pre_clips >= m.num_clips,
+         f"must be a multiple of model.num_clips ({m.num_clips})"),
+        ("model.pooling_counts", len(m.pooling_counts) > 0 and all(c > 0 for c in m.pooling_counts),
+         "must be a non-empty tuple of positive counts, e.g. (15,)"),
+        ("model.conv_layers", m.conv_layers >= 1, "must be >= 1"),
+        ("model.conv_kernel", m.conv_kernel >= 1 and ((m.conv_kernel - 1) * m.conv_layers) % 2 == 0,
+         "must be >= 1 with (kernel-1)*layers even, so the map keeps its size"),
+        ("train.epochs", t.epochs >= 1, "must be >= 1"),
+        ("train.batch_size", t.batch_size >= 1, "must be >= 1"),
+        ("train.eval_every", t.eval_every >= 1, "must be >= 1"),
+        ("loss.max_iou", cfg.loss.max_iou > cfg.loss.min_iou, "must exceed loss.min_iou"),
+        ("vdi.lambda_vc", cfg.vdi.lambda_vc >= 0, "must be >= 0"),
+        ("vdi.lambda_sd", cfg.vdi.lambda_sd >= 0, "must be >= 0"),
+    ]
+    for key, ok, how in checks:
+        if not ok:
+            section, name = key.split(".")
+            raise VdiError(f"grounding config: {key} = {getattr(getattr(cfg, section), name)!r} {how}")
+
+
+def assumptions(cfg: GroundingConfig) -> dict[str, str]:
+    """{"A5": "vdi.tau_context=0.1", ...} for the fields tagged with an assumption."""
+    out: dict[str, list[str]] = {}
+    for sec in fields(cfg):
+        section = getattr(cfg, sec.name)
+        if not is_dataclass(section):
+            continue
+        for f in fields(section):
+            a = f.metadata.get("assumption")
+            if a:
+                out.setdefault(a, []).append(f"{sec.name}.{f.name}={getattr(section, f.name)!r}")
+    return {k: ", ".join(v) for k, v in sorted(out.items(), key=lambda kv: int(kv[0][1:]))}

@@ -1,0 +1,95 @@
+"""The `grounding` task (Tables 2-6): one table row for one seed.
+
+data source -> GroundingSplits -> validated tensors -> MMN (+ VDI) trained with MMN's schedule
+-> metrics of the selected epoch (A16), x100: R@{1,5} at IoU {0.3, 0.5, 0.7} and mIoU.
+`model.method = "fixed_prior"` skips training and scores the best fixed proposal instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+
+from ..datatypes import GroundingSplits
+from ..errors import VdiError
+from ..sources import get_source
+from ..tasks import RunContext, Task, TaskResult, register_task
+from .config import GroundingConfig, assumptions, validate
+from .dataset import prepare_split
+from .prior import evaluate_prior
+
+_SPLITS_CACHE: dict[tuple, GroundingSplits] = {}
+
+
+def load_splits(cfg: GroundingConfig, ctx: RunContext) -> GroundingSplits:
+    """The data source's splits; remembered for the last config so `fingerprint` and `run` load once."""
+    key = (ctx.profile, ctx.seed, str(ctx.cache_dir), repr(asdict(cfg.data)))
+    if key not in _SPLITS_CACHE:
+        splits = get_source(ctx.profile, cfg.data.source)(cfg.data, ctx)
+        if not isinstance(splits, GroundingSplits):
+            raise VdiError(f"data source '{cfg.data.source}' of profile '{ctx.profile}' returned "
+                           f"{type(splits).__name__}, the grounding task needs GroundingSplits; set data.source")
+        _SPLITS_CACHE.clear()
+        _SPLITS_CACHE[key] = splits
+    return _SPLITS_CACHE[key]
+
+
+def fingerprint(cfg: GroundingConfig, ctx: RunContext) -> dict[str, str]:
+    splits = load_splits(cfg, ctx)
+    return {"data": splits.fingerprint, "text_tower": splits.text.fingerprint}
+
+
+def _prepare(cfg: GroundingConfig, splits: GroundingSplits, ctx: RunContext, need_dynamic: bool):
+    dynamic_fn = None
+    if need_dynamic:
+        from ..vdi.injection import spatial_dynamic_feature
+
+        dynamic_fn = lambda video, moment: spatial_dynamic_feature(video, moment, cfg.vdi)  # noqa: E731
+    common = dict(feature_dim=splits.feature_dim, num_pre_clips=cfg.data.num_pre_clips)
+    train, skip_train = prepare_split(splits.train, dynamic_fn=dynamic_fn, split="train", **common)
+    evals, skip_eval = prepare_split(splits.eval, split="eval", **common)
+    skipped = Counter(splits.skipped)
+    skipped.update({f"train/{k}": v for k, v in skip_train.items()})
+    skipped.update({f"eval/{k}": v for k, v in skip_eval.items()})
+    for reason, count in sorted(skipped.items()):
+        ctx.log(f"grounding: skipped {count} ({reason})")
+    counts = {"train_videos": len(train.vids), "train_queries": train.num_queries,
+              "eval_videos": len(evals.vids), "eval_queries": evals.num_queries}
+    return train, evals, dict(skipped), counts
+
+
+def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
+    validate(cfg)
+    splits = load_splits(cfg, ctx)
+    need_dynamic = cfg.model.method == "mmn" and cfg.vdi.lambda_sd > 0
+    train_split, eval_split, skipped, counts = _prepare(cfg, splits, ctx, need_dynamic)
+    m = cfg.model
+    prior_metrics, prior_cell = evaluate_prior(train_split, eval_split, m.num_clips, m.pooling_counts, cfg.train.nms)
+    extra = {"counts": counts, "skipped": skipped, "assumptions": assumptions(cfg),
+             "fixed_prior": {"metrics": prior_metrics, "cell": list(prior_cell)}}
+    if m.method == "fixed_prior":
+        ctx.progress("epoch", 1, 1)
+        return TaskResult(metrics=prior_metrics, curves={}, extra=extra)
+
+    from ..towers.factory import build_text_tower
+    from .system import GroundingSystem
+    from .trainer import run_key, seed_everything, select, train
+
+    seed_everything(ctx.seed)  # a tower with random weights draws them here
+    tower = build_text_tower(splits.text, ctx.device)
+    seed_everything(ctx.seed)
+    system = GroundingSystem(cfg, tower, splits.feature_dim, seed=ctx.seed)
+    key = run_key(cfg, ctx.seed, splits.fingerprint)
+    history, start = train(system, train_split, eval_split, cfg, ctx, key)
+    chosen, last = select(history, cfg.train.selection)
+    curves = dict(history.curves)
+    evaluated = sorted(history.evals)
+    curves["eval_epoch"] = [float(e) for e in evaluated]
+    for name in history.evals[last]:
+        curves[name] = [history.evals[e][name] for e in evaluated]
+    extra.update({"best_epoch": chosen, "last_epoch": last, "selection": cfg.train.selection,
+                  "last_metrics": history.evals[last], "resumed_from_epoch": start if start > 1 else None})
+    return TaskResult(metrics=dict(history.evals[chosen]), curves=curves, extra=extra)
+
+
+TASK = register_task(Task("grounding", GroundingConfig, run, fingerprint, version="1"))

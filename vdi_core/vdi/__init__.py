@@ -1,0 +1,1 @@
+"""VDI (visual-dynamic injection): static/dynamic queries and the two injection losses."""
