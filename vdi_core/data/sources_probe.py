@@ -55,11 +55,11 @@ def _artefact_path(name: str, root: Path, missing: list) -> Path:
 
 
 def paper_clip_spec(data_cfg, root: Path, missing: list) -> ModelSpec | None:
-    """The ModelSpec of `data_cfg.model` (vit-joint | resnet-joint) with weights from the
+    """The ModelSpec of `data_cfg.backbone` (vit-joint | resnet-joint) with weights from the
     manifest, or `data_cfg.weights` when set. Appends to `missing` when the file is absent."""
-    name = getattr(data_cfg, "model", "vit-joint")
+    name = getattr(data_cfg, "backbone", "vit-joint")
     if name not in PAPER_CLIP:
-        raise VdiError(f"data.model: unknown paper CLIP '{name}'{did_you_mean(name, PAPER_CLIP)}")
+        raise VdiError(f"data.backbone: unknown paper CLIP '{name}'{did_you_mean(name, PAPER_CLIP)}")
     clip = PAPER_CLIP[name]
     override = getattr(data_cfg, "weights", "") or ""
     if override:
@@ -155,7 +155,7 @@ def input_fingerprint(data_cfg, source: str) -> dict[str, str]:
     names = ["svo_probes_csv"] if source == "svo_triplets" else [
         getattr(data_cfg, f, DEFAULT_ARTEFACTS[f]) for _, f, _ in SENTENCE_SETS
     ]
-    clip = PAPER_CLIP.get(getattr(data_cfg, "model", "vit-joint"))
+    clip = PAPER_CLIP.get(getattr(data_cfg, "backbone", "vit-joint"))
     if clip is not None and not getattr(data_cfg, "weights", ""):
         names.append(clip.artefact)
     manifest = load_manifest()

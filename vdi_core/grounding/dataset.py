@@ -59,24 +59,6 @@ def pool_frames(frames: torch.Tensor, num_pre_clips: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def iou_map(num_clips: int, moments_norm: torch.Tensor) -> torch.Tensor:
-    """tIoU of every cell (i, j) -> [i/N, (j+1)/N] with each normalised moment: [Q, N, N]."""
-    grid = torch.arange(num_clips, dtype=moments_norm.dtype)
-    s = (grid / num_clips)[:, None].expand(num_clips, num_clips)
-    e = ((grid + 1) / num_clips)[None, :].expand(num_clips, num_clips)
-    gs, ge = moments_norm[:, 0, None, None], moments_norm[:, 1, None, None]
-    inter = (torch.minimum(e, ge) - torch.maximum(s, gs)).clamp(min=0)
-    union = torch.maximum(e, ge) - torch.minimum(s, gs)
-    return (inter / union).clamp(0, 1)
-
-
-def segment_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise tIoU of moments a [A, 2] and b [B, 2] -> [A, B]."""
-    inter = (torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
-    union = torch.maximum(a[:, None, 1], b[None, :, 1]) - torch.minimum(a[:, None, 0], b[None, :, 0])
-    return inter / union.clamp(min=1e-12)
-
-
 def _check_features(name: str, arr, rank: int, feature_dim: int, vid: str) -> None:
     if arr.ndim != rank:
         raise VdiError(f"video '{vid}': {name} have shape {tuple(arr.shape)}, expected {rank} dims; "

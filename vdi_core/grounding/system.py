@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..metrics import tiou
 from ..vdi.injection import Injection, moment_segments
 from ..vdi.queries import QueryParser, pooled_query, random_half, token_selection
 from .config import GroundingConfig
-from .dataset import PreparedSplit, segment_iou
+from .dataset import PreparedSplit
 from .losses import contrastive_losses, iou_bce_loss
 from .model import MMN, final_scores
 from .proposals import iou_with_cells
@@ -42,7 +43,8 @@ def make_batch(split: PreparedSplit, rows: torch.Tensor, num_clips: int, device)
     ious = iou_with_cells(moments.double(), num_clips, durations.double()).float()
     return Batch(
         feats=split.feats[rows].to(device), sentences=[split.sentences[i] for i in q.tolist()],
-        video_of=vof.to(device), ious=ious.to(device), gt_iou=segment_iou(moments, moments).to(device),
+        video_of=vof.to(device), ious=ious.to(device),
+        gt_iou=tiou(moments[:, None], moments[None, :]).float().to(device),
         in_moment=moment_segments(moments, durations, split.feats.shape[1]).to(device),
         dynamic=None if split.dynamic is None else split.dynamic[q].to(device), query_index=q)
 
