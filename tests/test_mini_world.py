@@ -1,0 +1,187 @@
+"""The toy world: determinism, the split contract, the grammar, the renderer, timing."""
+
+import copy
+import hashlib
+
+import numpy as np
+import pytest
+
+from vdi_core.errors import VdiError
+from vdi_core.mini import frames as frames_mod
+from vdi_core.mini import grammar, render
+from vdi_core.mini import world as W
+from vdi_core.mini.sources import toy_split
+
+# sha256 of the first 5 train videos (frames + queries) and 20 held-out frames (+ captions) of
+# the shipped world.toml at seed 0. Update ONLY when world.toml or the generator changes on
+# purpose (and bump build.CODE_VERSION with it); a change on another machine is a bug.
+VIDEO_SHA = "066a575fc6fb5afa1b89ec1700eb2851435f0d7e98344665ecb321d51e1e8dae"
+FRAMES_SHA = "4bf346d77297360980566e2eabd4a1fbf583835266a367f920d0bad5b8393737"
+
+
+@pytest.fixture(scope="module")
+def world():
+    return W.load_world()
+
+
+@pytest.fixture(scope="module")
+def small_splits(world):
+    counts = {"train": 150, "test": 30, "novel_word": 40, "novel_composition": 40}
+    return {s: W.generate_split(world, s, 0, count=n) for s, n in counts.items()}
+
+
+def _video_digest(world, seed):
+    h = hashlib.sha256()
+    for script in W.generate_split(world, "train", seed, count=5):
+        h.update(W.render_video(world, script).tobytes())
+        h.update(repr(script.queries).encode())
+    return h.hexdigest()
+
+
+def test_generated_videos_match_the_recorded_hash(world):
+    assert _video_digest(world, 0) == VIDEO_SHA
+
+
+def test_pretraining_frames_match_the_recorded_hash(world):
+    w = copy.deepcopy(world)
+    w["pretrain_frames"]["held_out"] = 20
+    frames, captions, _ = frames_mod.pretrain_set(w, 0, "held_out")
+    assert frames.shape == (20, 32, 32, 3) and frames.dtype == np.uint8
+    assert hashlib.sha256(frames.tobytes() + "\n".join(captions).encode()).hexdigest() == FRAMES_SHA
+
+
+def test_other_seed_other_world(world):
+    assert _video_digest(world, 1) != VIDEO_SHA
+
+
+def test_splits_pass_the_contract(world, small_splits):
+    W.assert_splits(world, small_splits)
+    novel = set(world["splits"]["novel_words"])
+    for script in small_splits["novel_word"]:
+        for _, sentence in script.queries:
+            assert grammar.words_of(sentence) & novel
+
+
+def test_contract_catches_a_novel_word_in_train(world, small_splits):
+    bad = copy.deepcopy(small_splits)
+    i, _ = bad["train"][0].queries[0]
+    bad["train"][0].queries[0] = (i, "the purple circle grows")
+    with pytest.raises(AssertionError, match="novel words in train"):
+        W.assert_splits(world, bad)
+
+
+def test_contract_catches_a_shared_video(world, small_splits):
+    bad = copy.deepcopy(small_splits)
+    bad["test"][0].vid = bad["train"][0].vid
+    with pytest.raises(AssertionError, match="two splits"):
+        W.assert_splits(world, bad)
+
+
+def test_novel_compositions_are_held_out(world, small_splits):
+    comps = {tuple(c) for c in world["splits"]["novel_compositions"]}
+    for script in small_splits["novel_composition"]:
+        for i, _ in script.queries:
+            ev = script.events[i]
+            assert (script.shapes[ev.actor], ev.action) in comps
+
+
+def test_distractors_nouns_alone_cannot_localise(world, small_splits):
+    """Every train video has an actor doing two things and an action done by two actors."""
+    for script in small_splits["train"]:
+        acts = [(e.actor, e.action) for e in script.events]
+        assert len({a for a, _ in acts if a == 0}) == 1 and sum(a == 0 for a, _ in acts) == 2
+        by_action = {}
+        for a, act in acts:
+            by_action.setdefault(act, set()).add(a)
+        assert any(len(actors) == 2 for actors in by_action.values())
+
+
+def test_events_are_timed_inside_the_video_without_overlap(world, small_splits):
+    T = world["video"]["frames"]
+    starts = []
+    for script in small_splits["train"]:
+        ends = 0
+        for ev in script.events:
+            assert ends <= ev.start < ev.end <= T and ev.end - ev.start >= world["video"]["min_event_frames"]
+            ends = ev.end
+        starts.append(script.events[0].start)
+    assert len(set(starts)) > 10  # Dirichlet timing: no fixed grid
+
+
+def test_appear_first_vanish_last(world, small_splits):
+    for script in small_splits["train"]:
+        for actor in range(len(script.shapes)):
+            acts = [e.action for e in script.events if e.actor == actor]
+            if "appear" in acts:
+                assert acts[0] == "appear"
+            if "vanish" in acts:
+                assert acts[-1] == "vanish"
+
+
+def test_query_moments_in_seconds(world, small_splits):
+    script = small_splits["train"][0]
+    ev = script.events[0]
+    assert W.moment_seconds(world, ev) == (ev.start / 4.0, ev.end / 4.0)
+
+
+def test_grammar_paraphrases_name_actor_and_vary():
+    rng = np.random.default_rng(0)
+    sents = {grammar.query_sentence(rng, "red", "circle", "move_left") for _ in range(60)}
+    assert len(sents) >= 8
+    assert all("red circle" in s for s in sents)
+    verbs = {s.split("circle ", 1)[1] for s in sents}
+    assert verbs == set(grammar.VERB_PHRASES["move_left"])
+    turned = grammar.query_sentence(rng, "red", "cross", "turn", new_colour="blue", landmark_colour="green")
+    assert "blue" in turned and turned.endswith("green box")
+
+
+def test_captions_are_state_descriptions(world):
+    w = copy.deepcopy(world)
+    w["pretrain_frames"]["held_out"] = 300
+    _, captions, scenes = frames_mod.pretrain_set(w, 0, "held_out")
+    verbs = {p.split()[0] for ps in grammar.VERB_PHRASES.values() for p in ps}
+    with_verb = sum(any(v in c.split() for v in verbs - {"becomes", "changes"}) for c in captions)
+    assert 0.1 < with_verb / len(captions) < 0.6  # verbs seen, but rarely and mostly ungrounded
+    assert any(" at the top" in c for c in captions) and any("small " in c for c in captions)
+    for c, s in zip(captions, scenes):
+        assert f"{s.actors[0].colour} {s.actors[0].shape}" in c
+
+
+def test_render_circle_pixel_count():
+    # diameter 8 at the centre of a 32-px frame: pixel centres within r = 4 -> 13 per quadrant
+    one = lambda v: np.array([float(v)])
+    track = render.ActorTrack("circle", one(16), one(16), one(8), np.array([[255.0, 0, 0]]), one(1),
+                              one(0), one(0))
+    frame = render.render(np.zeros((32, 32, 3)), ("left", (0, 0, 0)), [track], thickness=4, trail_opacity=0.4)[0]
+    assert int((frame[..., 0] == 255).sum()) == 52
+
+
+def test_render_landmark_and_trail():
+    one = lambda v: np.array([float(v)])
+    track = render.ActorTrack("square", one(16), one(16), one(8), np.array([[200.0, 0, 0]]), one(1),
+                              one(-3), one(0))
+    frame = render.render(np.zeros((32, 32, 3)), ("top", (0, 0, 100)), [track], thickness=4, trail_opacity=0.5)[0]
+    assert (frame[:4, :, 2] == 100).all() and (frame[4:, :, 2] == 0).all()
+    # the trail (half opacity) shows only on the side the square came from
+    # body: columns 13..18; trail (3 px to the left): columns 10..15, visible at 10..12
+    assert frame[16, 11, 0] == 100 and frame[16, 9, 0] == 0 and frame[16, 20, 0] == 0 and frame[16, 16, 0] == 200
+
+
+def test_spec_split_names_map_to_toy_splits():
+    assert toy_split("charades_cg/novel_word") == "novel_word"
+    assert toy_split("charades_sta/test") == "test"
+    assert toy_split("charades_cg/train") == toy_split("charades_sta/train") == "train"
+    with pytest.raises(VdiError, match="did you mean 'charades_cg/novel_word'"):
+        toy_split("charades_cg/novel_wrd")
+
+
+def test_triplets_differ_in_one_aspect(world):
+    rows = frames_mod.triplets(world, 0, 6)
+    assert [r[3] for r in rows] == ["subject", "verb", "object"] * 2
+    for sentence, pos, neg, kind in rows:
+        diff = (pos != neg).any(-1)
+        assert diff.any() and sentence.startswith("a ")
+        if kind == "object":  # only the box (a 4-px bar on one edge) changed
+            assert not diff[4:-4, 4:-4].any()
+        else:  # only the actor changed: the edges' box is the same
+            assert not (diff[:4].all() or diff[-4:].all() or diff[:, :4].all() or diff[:, -4:].all())

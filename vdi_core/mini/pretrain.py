@@ -1,0 +1,193 @@
+"""Pre-training of the mini profile's backbones on single static frames of the toy world.
+
+* "vit-joint" / "resnet-joint": micro-CLIPs (open_clip custom JSON configs), contrastive on
+  (frame, state caption) pairs. Saved as <name>.json + <name>.pt so that
+  `ModelSpec(kind="open_clip", model=<name>, config_path=<json>, weights=<pt>)` loads them.
+* "separated": an image tower trained without text (classifying actor shape and colour, box
+  position and colour) plus a DistilBERT trained without images (masked-LM on the captions),
+  with a word-level WordPiece vocabulary of the world's words, saved as a HF directory.
+
+Sizes and step counts follow TOY_FEASIBILITY.md (2 CPU cores, a few minutes in all).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..datatypes import ModelSpec
+from . import grammar
+from .frames import FrameActor
+
+TEXT_CFG = {"context_length": 24, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}
+MODEL_CFGS = {
+    # patch 8 at 32 px: a 4x4 patch grid (16 patch tokens for the spatial-dynamics loss)
+    "vit-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64,
+                                                  "head_width": 32, "patch_size": 8}, "text_cfg": TEXT_CFG},
+    # ModifiedResNet [1,1,1,1] width 8: learns shape far better than a patch-8 ViT at 32 px;
+    # its stride 32 leaves one spatial token at 32 px, so it reads the frames at 64 px (2x2 grid)
+    "resnet-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8},
+                     "text_cfg": TEXT_CFG},
+    "separated-image": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8},
+                        "text_cfg": TEXT_CFG},
+}
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: dict = field(default_factory=lambda: {"vit-joint": 500, "resnet-joint": 400, "separated-image": 250,
+                                                 "separated-text": 300})
+    batch_size: int = 256
+    lr: float = 3e-3
+    warmup: float = 0.05
+    # one thread: on a shared 2-core machine two OpenMP threads per process oversubscribe the
+    # cores and ran ~10x slower than one (measured while other runs were active)
+    threads: int = 1
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run a block with n intra-op threads, restoring the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _lr_at(step: int, total: int, base: float, warmup: float) -> float:
+    w = max(1, int(total * warmup))
+    if step < w:
+        return base * (step + 1) / w
+    return base * 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, total - w)))
+
+
+def _batcher(model, frames: np.ndarray):
+    """idx -> the model's input for those frames. Frames stay uint8 and are preprocessed per
+    batch (open_clip's tensor path), so 20k frames read at 64 px never sit in memory as floats."""
+    from ..towers.image import image_norm, to_model_input
+
+    size = model.visual.image_size
+    size = size if isinstance(size, int) else size[0]
+    mean, std = image_norm(model)
+    data = torch.from_numpy(frames)
+    return lambda idx: to_model_input(data[idx], size, mean, std)
+
+
+def _save(model, name: str, out_dir: Path, extra: dict) -> ModelSpec:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path, w_path = out_dir / f"{name}.json", out_dir / f"{name}.pt"
+    _atomic(cfg_path, lambda p: p.write_text(json.dumps(MODEL_CFGS[name], indent=1)))
+    _atomic(w_path, lambda p: torch.save(model.state_dict(), p))
+    _atomic(out_dir / f"{name}.train.json", lambda p: p.write_text(json.dumps(extra, indent=1)))
+    return ModelSpec("open_clip", name, str(cfg_path), str(w_path))
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def new_model(name: str, seed: int):
+    import open_clip
+
+    torch.manual_seed(seed)
+    return open_clip.CLIP(**MODEL_CFGS[name])
+
+
+def train_clip(name: str, frames: np.ndarray, captions: list[str], cfg: PretrainConfig, seed: int,
+               out_dir: Path, log=print) -> ModelSpec:
+    """Contrastive pre-training of a micro-CLIP on (frame, caption) pairs."""
+    import open_clip
+
+    model = new_model(name, seed)
+    tok = open_clip.tokenizer.SimpleTokenizer(context_length=TEXT_CFG["context_length"])
+    # only a few thousand distinct captions: tokenise each once (feasibility pitfall 6)
+    uniq, inverse = np.unique(np.asarray(captions), return_inverse=True)
+    tokens = tok(list(uniq))[torch.from_numpy(inverse)]
+    batch_images = _batcher(model, frames)
+    # the 49408-row token embedding stays at its random init: a dense AdamW update of it per step
+    # is a large fixed cost (feasibility pitfall 7), and fixed random word vectors are distinct
+    model.token_embedding.weight.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    steps, n = cfg.steps[name], len(frames)
+    model.train()
+    losses = []
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, steps, cfg.lr, cfg.warmup)
+        idx = torch.randint(n, (cfg.batch_size,), generator=gen)
+        img = model.encode_image(batch_images(idx), normalize=True)
+        txt = model.encode_text(tokens[idx], normalize=True)
+        logits = model.logit_scale.exp() * img @ txt.T
+        # identical captions in one batch are positives of each other, not negatives
+        same = (tokens[idx][:, None, :] == tokens[idx][None, :, :]).all(-1).float()
+        target = same / same.sum(1, keepdim=True)
+        loss = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+                      + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(loss.item())
+        if step % 100 == 0 or step == steps - 1:
+            log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {loss.item():.3f}")
+    model.eval()
+    return _save(model, name, out_dir, {"steps": steps, "final_loss": float(np.mean(losses[-20:])), "seed": seed})
+
+
+def scene_labels(world: dict, scenes) -> dict[str, torch.Tensor]:
+    """Per-frame class labels of the first actor and the box, for the text-free image tower."""
+    colours, shapes = list(world["vocab"]["colours"]), world["vocab"]["shapes"]
+    positions = world["vocab"]["landmark_positions"]
+    size = world["render"]["size"]
+    first: list[FrameActor] = [s.actors[0] for s in scenes]
+    cell = [grammar.grid_cell(a.x, a.y, size) for a in first]
+    return {
+        "shape": torch.tensor([shapes.index(a.shape) for a in first]),
+        "colour": torch.tensor([colours.index(a.colour) for a in first]),
+        "cell": torch.tensor([r * 3 + c for r, c in cell]),
+        "box_position": torch.tensor([positions.index(s.landmark[0]) for s in scenes]),
+        "box_colour": torch.tensor([colours.index(s.landmark[1]) for s in scenes]),
+    }
+
+
+def train_separated_image(frames: np.ndarray, labels: dict[str, torch.Tensor], cfg: PretrainConfig,
+                          seed: int, out_dir: Path, log=print) -> ModelSpec:
+    """The image tower of an open_clip model trained by classification only (no text at all);
+    its text tower stays random and is never used."""
+    name = "separated-image"
+    model = new_model(name, seed)
+    heads = torch.nn.ModuleDict({k: torch.nn.Linear(MODEL_CFGS[name]["embed_dim"], int(v.max()) + 1)
+                                 for k, v in labels.items()})
+    batch_images = _batcher(model, frames)
+    params = list(model.visual.parameters()) + list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+    steps = cfg.steps[name]
+    model.train()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, steps, cfg.lr, cfg.warmup)
+        idx = torch.randint(len(frames), (cfg.batch_size,), generator=gen)
+        feat = model.encode_image(batch_images(idx), normalize=True) * 10.0
+        loss = sum(F.cross_entropy(heads[k](feat), v[idx]) for k, v in labels.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {loss.item():.3f}")
+    model.eval()
+    return _save(model, name, out_dir, {"steps": steps, "seed": seed})

@@ -1,0 +1,97 @@
+"""The mini profile's data sources: the toy world behind the same interfaces as the real data.
+
+Split names of the specs map to toy splits (`world.SPEC_SPLITS`):
+  charades_cg/train, charades_sta/train -> train
+  charades_cg/novel_word                -> novel_word
+  charades_cg/novel_composition         -> novel_composition
+  charades_sta/test                     -> test (i.i.d. with train)
+The toy names themselves ("train", "test", ...) are accepted too. `data_cfg.fps` (A2) does not
+apply: a toy video *is* its T rendered frames, all of which are encoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..datatypes import GroundingSplits, ProbeData, Query, SentenceSets, Triplet, Video
+from ..errors import VdiError, did_you_mean
+from ..sources import register_source
+from . import frames as frames_mod
+from . import world as world_mod
+from .build import BACKBONES, MiniBuild
+
+
+def toy_split(name: str) -> str:
+    if name in world_mod.SPLITS:
+        return name
+    if name in world_mod.SPEC_SPLITS:
+        return world_mod.SPEC_SPLITS[name]
+    known = list(world_mod.SPEC_SPLITS) + list(world_mod.SPLITS)
+    raise VdiError(f"data split '{name}' has no toy counterpart in the mini profile{did_you_mean(name, known)}")
+
+
+def _backbone(data_cfg) -> str:
+    name = getattr(data_cfg, "backbone", "vit-joint")
+    if name not in BACKBONES:
+        raise VdiError(f"data.backbone '{name}' is not a mini backbone{did_you_mean(name, BACKBONES)}")
+    return name
+
+
+def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int) -> list[Video]:
+    feats = build.features(backbone, split, patch_frames)
+    fps, out = build.world["video"]["fps"], []
+    for i, script in enumerate(build.splits()[split]):
+        g = feats["global"][i].astype(np.float32)
+        p = feats["patches"][i].astype(np.float32) if "patches" in feats else None
+        queries = [Query(f"{script.vid}#{k}", sentence, world_mod.moment_seconds(build.world, script.events[k]))
+                   for k, sentence in script.queries]
+        out.append(Video(script.vid, len(g) / fps, g, p, queries))
+    return out
+
+
+@register_source("mini", "grounding")
+def grounding(data_cfg, ctx) -> GroundingSplits:
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone = _backbone(data_cfg)
+    patch_frames = int(getattr(data_cfg, "patch_frames", 32))
+    train_split = toy_split(data_cfg.train_split)
+    eval_split = toy_split(data_cfg.eval_split)
+    train = videos(build, backbone, train_split, patch_frames)
+    evaluated = videos(build, backbone, eval_split, patch_frames)
+    pf = build.patch_frames_for(backbone, patch_frames)
+    return GroundingSplits(
+        train=train, eval=evaluated, text=build.text_spec(backbone), feature_dim=train[0].frames.shape[1],
+        fingerprint=f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}",
+    )
+
+
+def _joint_clip(build: MiniBuild, data_cfg) -> tuple[str, object]:
+    backbone = _backbone(data_cfg)
+    if backbone == "separated":
+        raise VdiError("the separated backbone has no joint image-text model; use vit-joint or resnet-joint")
+    return backbone, build.clip_spec(backbone)
+
+
+@register_source("mini", "svo_triplets")
+def svo_triplets(data_cfg, ctx) -> ProbeData:
+    """Toy SVO triplets (Table 1): subject = the actor's shape, verb = the move (a static frame
+    shows it only as a trail), object = the colour of the box the sentence places it near."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone, spec = _joint_clip(build, data_cfg)
+    count = int(getattr(data_cfg, "count", 600))
+    rows = frames_mod.triplets(build.world, build.world["seed"], count)
+    return ProbeData([Triplet(*r) for r in rows], spec, fingerprint=f"mini-{build.key}-{backbone}-svo{count}")
+
+
+@register_source("mini", "sentences")
+def sentences(data_cfg, ctx) -> SentenceSets:
+    """Toy sentences (Figure 1): the world's queries, and the pre-training captions."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone, spec = _joint_clip(build, data_cfg)
+    queries = [q for split in ("train", "test") for s in build.splits()[split] for _, q in s.queries]
+    rng = np.random.default_rng([build.world["seed"], 8])
+    caption_rng = world_mod.stream(build.world["seed"], "held_out")
+    scenes = [frames_mod.sample_scene(caption_rng, build.world, 2, 0.2) for _ in range(500)]
+    captions = [frames_mod.scene_caption(rng, build.world, s) for s in scenes]
+    return SentenceSets({"toy_queries": queries, "toy_captions": captions}, spec,
+                        fingerprint=f"mini-{build.key}-{backbone}-sentences")
