@@ -27,7 +27,7 @@ def test_run_render_report_check(toy_env, capsys):
     # Before any run: the table renders with dashes, never numbers.
     assert main(["render", "toy1"]) == 0
     assert (tables / "toy1.md").read_text().count("—") >= 4
-    assert main(["run", "all", "--report"]) == 0
+    assert main(["run", "all", "--report", "--jobs", "1"]) == 0
     assert len(toytask.CALLS) == 4  # 2 rows x 2 seeds; toy2 reuses toy1's runs
     text = (tables / "toy1.md").read_text()
     assert "12.50 ± 0.71" in text and "- ✓ high beats low on score" in text
@@ -41,7 +41,7 @@ def test_run_render_report_check(toy_env, capsys):
 
 
 def test_run_rows_and_seeds_flags(toy_env):
-    assert main(["run", "toy1", "--rows", "high", "--seeds", "1"]) == 0
+    assert main(["run", "toy1", "--rows", "high", "--seeds", "1", "--jobs", "1"]) == 0
     assert toytask.CALLS == [(2.0, 2, 0)]
 
 
@@ -57,6 +57,6 @@ def test_failed_row_exit_code(toy_env, capsys):
     spec = toy_env / "experiments" / "toy1.toml"
     failing = 'overrides = { a = 2.0, "knobs.mode" = "fail" }'
     spec.write_text(spec.read_text().replace("overrides = { a = 2.0 }", failing))
-    assert main(["run", "toy1", "--seeds", "1"]) == 1
+    assert main(["run", "toy1", "--seeds", "1", "--jobs", "1"]) == 1
     assert "failed: toy1:high seed 0: toy row asked to fail" in capsys.readouterr().err
     assert "| 1 " in (toy_env / "tables" / "mini" / "toy1.md").read_text()

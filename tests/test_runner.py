@@ -93,3 +93,15 @@ def test_rows_filter_and_typo(tmp_path, isolated_store):
     assert {p.row for p in plan(spec, "mini", rows=["high"])} == {"high"}
     with pytest.raises(VdiError, match="did you mean 'high'"):
         plan(spec, "mini", rows=["hihg"])
+
+
+def test_parallel_jobs_give_the_same_records(tmp_path, isolated_store, monkeypatch):
+    """--jobs 2 runs rows in spawned worker processes; the stored numbers equal a serial run's."""
+    spec = load_spec(write_spec(tmp_path, seeds=2))
+    planned = plan(spec, "mini")
+    out = execute(planned, log=lambda s: None, jobs=2)
+    assert len(out.ran) == 4 and not out.failed
+    parallel = {k: r["metrics"] for k, r in load_results(planned).items()}
+    monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "serial"))
+    execute(planned, log=lambda s: None, jobs=1)
+    assert {k: r["metrics"] for k, r in load_results(planned).items()} == parallel

@@ -8,10 +8,13 @@ key and therefore one run (the VDI default row appears in Tables 2-5).
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
 import shutil
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,60 +85,95 @@ class Outcome:
     failed: dict[str, str]  # key -> one-line reason
 
 
+def pin_threads(profile: str) -> None:
+    """Mini runs use one intra-op thread: CPU kernels may sum in a different order with another
+    thread count, and the golden file must not depend on the machine's cores or on --jobs."""
+    if profile == "mini":
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def _run_one(p: PlannedRun, device: str, store_root: Path | None, force: bool, label: str, log=print):
+    """Run one planned row and save its record; returns (status, message). Runs in a worker
+    process under --jobs > 1, so it reports instead of raising."""
+    store = RunStore(store_root or results_root(), p.profile)
+    work = store.work_dir(p.key)
+    if force and work.exists():
+        shutil.rmtree(work)  # --force means from scratch, not resume
+    pin_threads(p.profile)
+    ctx = make_context(p.profile, p.seed, device, work, log=log, artifact_dir=store.artifact_dir(p.key),
+                       progress=lambda stage, k, n: log(f"{label}  {stage} {k}/{n}"))
+    log(f"{label}  start (key {p.key})")
+    started, t0 = now_iso(), time.time()
+    try:
+        task = get_task(p.task)
+        result = task.run(p.config, ctx)
+    except MissingData as e:
+        return "missing", str(e)  # nothing else can run either; the message lists what to fetch
+    except VdiError as e:
+        log(f"{label}  FAILED: {e}")
+        return "failed", f"{p.table}:{p.row} seed {p.seed}: {e}"
+    except Exception as e:  # noqa: BLE001 - one broken row must not lose the others
+        log(f"{label}  FAILED: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        return "failed", f"{p.table}:{p.row} seed {p.seed}: {type(e).__name__}: {e}"
+    wall = time.time() - t0
+    record = {
+        "key": p.key, **p.identity,
+        "metrics": result.metrics, "curves": result.curves, "extra": result.extra,
+        "provenance": {
+            "git_commit": git_commit(), "packages": package_versions(), "device": device_name(device),
+            "started": started, "finished": now_iso(), "wall_time_s": round(wall, 2),
+            "assumptions": assumptions_in_force(p.config),
+        },
+    }
+    store.save(p.key, record)
+    if work.exists():
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"{label}  done in {wall:.1f}s")
+    return "ran", ""
+
+
+def _worker_init(task_modules: list[str]) -> None:
+    # A spawned worker starts empty: import the modules that registered the tasks it will run.
+    for name in task_modules:
+        importlib.import_module(name)
+
+
 def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
-            store_root: Path | None = None, log=print) -> Outcome:
+            store_root: Path | None = None, log=print, jobs: int = 1) -> Outcome:
+    """Run what the store lacks; `jobs` > 1 runs rows in that many worker processes (CPU only)."""
     unique: dict[str, PlannedRun] = {}
     for p in planned:
         unique.setdefault(p.key, p)
     out = Outcome([], [], {})
     todo = []
     for key, p in unique.items():
-        store = RunStore(store_root or results_root(), p.profile)
-        if store.has(key) and not force:
+        if RunStore(store_root or results_root(), p.profile).has(key) and not force:
             out.cached.append(key)
         else:
             todo.append(p)
-    for i, p in enumerate(todo, 1):
-        store = RunStore(store_root or results_root(), p.profile)
-        label = f"[{i}/{len(todo)}] {p.table}:{p.row} seed {p.seed}"
-        work = store.work_dir(p.key)
-        if force and work.exists():
-            shutil.rmtree(work)  # --force means from scratch, not resume
+    labels = {p.key: f"[{i}/{len(todo)}] {p.table}:{p.row} seed {p.seed}" for i, p in enumerate(todo, 1)}
 
-        def progress(stage, k, n, _label=label):
-            log(f"{_label}  {stage} {k}/{n}")
+    def settle(p: PlannedRun, status: str, message: str) -> None:
+        if status == "missing":
+            raise VdiError(message)
+        if status == "failed":
+            out.failed[p.key] = message
+        else:
+            out.ran.append(p.key)
 
-        ctx = make_context(p.profile, p.seed, device, work, progress=progress, log=log,
-                           artifact_dir=store.artifact_dir(p.key))
-        log(f"{label}  start (key {p.key})")
-        started, t0 = now_iso(), time.time()
-        try:
-            result = get_task(p.task).run(p.config, ctx)
-        except MissingData:
-            raise  # nothing else can run either; the message lists what to fetch
-        except VdiError as e:
-            out.failed[p.key] = f"{p.table}:{p.row} seed {p.seed}: {e}"
-            log(f"{label}  FAILED: {e}")
-            continue
-        except Exception as e:  # noqa: BLE001 - one broken row must not lose the others
-            out.failed[p.key] = f"{p.table}:{p.row} seed {p.seed}: {type(e).__name__}: {e}"
-            log(f"{label}  FAILED: {type(e).__name__}: {e}\n{traceback.format_exc()}")
-            continue
-        wall = time.time() - t0
-        record = {
-            "key": p.key, **p.identity,
-            "metrics": result.metrics, "curves": result.curves, "extra": result.extra,
-            "provenance": {
-                "git_commit": git_commit(), "packages": package_versions(), "device": device_name(device),
-                "started": started, "finished": now_iso(), "wall_time_s": round(wall, 2),
-                "assumptions": assumptions_in_force(p.config),
-            },
-        }
-        store.save(p.key, record)
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-        out.ran.append(p.key)
-        log(f"{label}  done in {wall:.1f}s")
+    if jobs <= 1 or len(todo) <= 1:
+        for p in todo:
+            settle(p, *_run_one(p, device, store_root, force, labels[p.key], log))
+        return out
+    modules = sorted({get_task(p.task).run.__module__ for p in todo})
+    ctx = multiprocessing.get_context("spawn")  # no fork: torch state must not be shared
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(modules,)) as pool:
+        futures = {pool.submit(_run_one, p, device, store_root, force, labels[p.key]): p for p in todo}
+        for fut in as_completed(futures):
+            settle(futures[fut], *fut.result())
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from ..check import check
@@ -27,6 +28,13 @@ def _device(arg: str, profile: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _jobs(arg: int, profile: str, device: str) -> int:
+    """Worker processes: on the mini profile one per core (each run uses one thread), up to 4."""
+    if arg > 0:
+        return arg
+    return min(os.cpu_count() or 1, 4) if profile == "mini" and device == "cpu" else 1
 
 
 def reference_cells(specs) -> list[dict]:
@@ -78,7 +86,7 @@ def cmd_run(args) -> int:
     for name in _tables(args.tables):
         spec = find_spec(name)
         planned = plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)
-        out = execute(planned, device=device, force=args.force)
+        out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
         print(f"{name}: {len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
         failed.update(out.failed)
         sections.append((spec, _render(spec, args.profile)))
@@ -139,6 +147,8 @@ def register(sub) -> None:
             p.add_argument("--rows", default="", help="comma-separated row ids to run (default: all)")
             p.add_argument("--force", action="store_true", help="re-run rows even if results exist")
             p.add_argument("--report", action="store_true", help="also write tables/<profile>/report.md")
+            p.add_argument("--jobs", type=int, default=0,
+                           help="rows run in parallel worker processes (default: mini on CPU, one per core up to 4)")
         if name == "check":
             p.add_argument("--update-golden", action="store_true",
                            help="rewrite tables/mini/golden.json from the current results")
