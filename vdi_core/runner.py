@@ -101,6 +101,8 @@ def _run_one(p: PlannedRun, device: str, store_root: Path | None, force: bool, l
     work = store.work_dir(p.key)
     if force and work.exists():
         shutil.rmtree(work)  # --force means from scratch, not resume
+    work.mkdir(parents=True, exist_ok=True)
+    store.artifact_dir(p.key).mkdir(parents=True, exist_ok=True)
     pin_threads(p.profile)
     ctx = make_context(p.profile, p.seed, device, work, log=log, artifact_dir=store.artifact_dir(p.key),
                        progress=lambda stage, k, n: log(f"{label}  {stage} {k}/{n}"))

@@ -69,8 +69,8 @@ def cmd_refs(args) -> int:
     return 0
 
 
-def _render(spec, profile: str) -> str:
-    planned = plan(spec, profile)
+def _render(spec, profile: str, seeds: int | None = None) -> str:
+    planned = plan(spec, profile, seeds=seeds)
     results = load_results(planned)
     text = render_table(spec, profile, planned, results)
     artifacts = [RunStore(results_root(), profile).artifact_dir(p.key) for p in planned if p.key in results]
@@ -82,14 +82,13 @@ def _render(spec, profile: str) -> str:
 def cmd_run(args) -> int:
     device = _device(args.device, args.profile)
     rows = args.rows.split(",") if args.rows else None
-    failed, sections = {}, []
-    for name in _tables(args.tables):
-        spec = find_spec(name)
-        planned = plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)
-        out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
-        print(f"{name}: {len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
-        failed.update(out.failed)
-        sections.append((spec, _render(spec, args.profile)))
+    specs = [find_spec(name) for name in _tables(args.tables)]
+    planned = [p for spec in specs for p in plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)]
+    # All tables at once: a row shared by several tables runs once, and workers stay busy.
+    out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
+    print(f"{len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
+    failed = out.failed
+    sections = [(spec, _render(spec, args.profile, args.seeds)) for spec in specs]
     if args.report:
         path = tables_dir(args.profile) / "report.md"
         atomic_write_text(path, render_report(sections, args.profile))
