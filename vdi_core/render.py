@@ -67,15 +67,18 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
     cells = aggregate(spec, profile, planned, results)
     rows = spec.rows_for(profile)
     table_rows = [r for r in rows if r.role == "row"]
-    best = {}  # metric -> row id with the best measured mean (bold, like the paper)
+    # Bold the best measured row per metric, like the paper does; only where rows compare methods
+    # (a table with paper references), not where they are data sets (Figure 1).
+    has_refs = any(r.reference for r in rows)
+    best = {}  # metric -> row id with the best measured mean
     for m in spec.metrics:
         have = [(cells[r.id][m.id].mean, r.id) for r in table_rows if m.id in cells.get(r.id, {})]
-        if len(have) > 1:
+        if has_refs and len(have) > 1:
             best[m.id] = (max(have) if m.higher_is_better else min(have))[1]
 
     headers = [label for _, label in spec.settings_columns]
     for m in spec.metrics:
-        headers += [m.label, "paper"] + (["Δ"] if profile == "paper" else [])
+        headers += [m.label] + (["paper"] if has_refs else []) + (["Δ"] if profile == "paper" and has_refs else [])
     body = []
     for r in rows:
         settings = dict(r.settings)
@@ -86,8 +89,9 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
             cell = cells.get(r.id, {}).get(m.id)
             ref = r.ref(m.id)
             line.append(_measured(cell, m.decimals, best.get(m.id) == r.id))
-            line.append(_fmt(ref, m.decimals, m.id in r.bold) if ref is not None else "")
-            if profile == "paper":
+            if has_refs:
+                line.append(_fmt(ref, m.decimals, m.id in r.bold) if ref is not None else "")
+            if profile == "paper" and has_refs:
                 line.append(_status(spec, m, cell, ref))
         body.append(line)
 
@@ -100,9 +104,9 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
     out += [tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
     for name in spec.outputs:  # copied next to this file by `vdi render` once a run made it
         out += [f"![{spec.title}]({name})", ""]
-    out += [f"Cells: mean ± sample std over {n_seeds} seed(s); {DASH} = not run yet. "
-            f"Bold: best measured (ours) / marked best in the paper (paper column)."]
-    if profile == "paper":
+    out += [f"Cells: mean ± sample std over {n_seeds} seed(s); {DASH} = not run yet."
+            + (" Bold: best measured (ours) / marked best in the paper (paper column)." if has_refs else "")]
+    if profile == "paper" and has_refs:
         tol = ", ".join(f"{m.label} ±{m.tolerance:g}" for m in spec.metrics)
         out += [f"Δ = measured − paper; ✓ within tolerance ({tol}), ✗ outside."]
     out += ["", "## Claims", ""]

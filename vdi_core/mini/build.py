@@ -3,8 +3,9 @@
 Layout: `<cache_dir>/mini/<key>/` where key hashes the generating config (world.toml content,
 pre-training settings, code version), holding `features/<backbone>-p<patch_frames>/<split>.npz`
 and `build.json` (what was built, how long it took); and `<cache_dir>/mini/models-<model key>/`
-(micro-CLIPs, separated towers), keyed by the parts of the config the models depend on. A changed config gives a new key, so stale artefacts are never read; `vdi cache clear`
-removes old ones. Nothing here depends on the run seed: the world seed lives in world.toml.
+(micro-CLIPs, separated towers), keyed by the parts of the config the models depend on. A
+changed config gives a new key, so stale artefacts are never read; `vdi cache clear` removes old ones.
+Nothing here depends on the run seed: the world seed lives in world.toml.
 Every file is written to a temporary name and renamed, so a killed build leaves no half file.
 """
 
@@ -27,8 +28,8 @@ from .pretrain import PretrainConfig
 CODE_VERSION = "1"
 BACKBONES = ("vit-joint", "resnet-joint", "separated")
 IMAGE_MODEL = {"vit-joint": "vit-joint", "resnet-joint": "resnet-joint", "separated": "separated-image"}
-ENCODE_CHUNK = 48
-MODEL_INPUTS = ("seed", "render", "vocab", "pretrain_frames")  # world.toml sections the models depend on  # videos rendered and encoded at once (bounds peak memory)
+ENCODE_CHUNK = 48  # videos rendered and encoded at once (bounds peak memory)
+MODEL_INPUTS = ("seed", "render", "vocab", "pretrain_frames")  # world.toml sections the models depend on
 
 
 def default_cache_dir() -> Path:

@@ -44,7 +44,8 @@ def sample_scene(rng: np.random.Generator, world: dict, n_actors: int, p_trail: 
         size = float(rng.integers(r["actor_size"][0], r["actor_size"][1] + 1))
         m = size / 2 + 1
         move = str(rng.choice(list(grammar.MOVES))) if rng.random() < p_trail else None
-        actors.append(FrameActor(str(c), str(s), size, float(rng.uniform(m, S - m)), float(rng.uniform(m, S - m)), move))
+        x, y = float(rng.uniform(m, S - m)), float(rng.uniform(m, S - m))
+        actors.append(FrameActor(str(c), str(s), size, x, y, move))
     landmark = (str(rng.choice(world["vocab"]["landmark_positions"])), str(rng.choice(colours)))
     return Scene(actors, landmark, int(rng.integers(2**31)))
 

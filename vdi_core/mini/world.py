@@ -163,7 +163,7 @@ def sample_script(rng: np.random.Generator, world: dict, split: str, vid: str) -
         hi = r["actor_size"][1] - (r["grow_step"][1] if "grow" in acts else 0)
         sizes.append(float(rng.integers(lo, max(lo, hi) + 1)))
     steps = {}
-    for s, e, a, act in timed:
+    for _s, _e, a, act in timed:
         if act in grammar.MOVES:
             steps[(a, act)] = float(rng.integers(r["move_step"][0], r["move_step"][1] + 1))
     for i in range(len(cs)):
@@ -240,8 +240,8 @@ def tracks(world: dict, script: Script) -> list[render.ActorTrack]:
     t = np.arange(T, dtype=np.float64)
     out = []
     for i, shape in enumerate(script.shapes):
-        x = np.full(T, script.xy[i][0]); y = np.full(T, script.xy[i][1])
-        size = np.full(T, script.sizes[i]); alpha = np.ones(T)
+        x, y = np.full(T, script.xy[i][0]), np.full(T, script.xy[i][1])
+        size, alpha = np.full(T, script.sizes[i]), np.ones(T)
         rgb = np.tile(np.asarray(cols[script.colours[i]], dtype=np.float64), (T, 1))
         tdx, tdy = np.zeros(T), np.zeros(T)
         for ev in (e for e in script.events if e.actor == i):
@@ -249,9 +249,11 @@ def tracks(world: dict, script: Script) -> list[render.ActorTrack]:
             inside = (t >= ev.start) & (t < ev.end)
             if ev.action in grammar.MOVES:
                 dx, dy = grammar.MOVES[ev.action]
-                x += dx * ev.amount * p; y += dy * ev.amount * p
+                x += dx * ev.amount * p
+                y += dy * ev.amount * p
                 # the trail lags 3 px behind the direction of motion while moving
-                tdx -= dx * 3.0 * inside; tdy -= dy * 3.0 * inside
+                tdx -= dx * 3.0 * inside
+                tdy -= dy * 3.0 * inside
             elif ev.action in ("grow", "shrink"):
                 size += ev.amount * p
             elif ev.action == "turn":

@@ -12,6 +12,7 @@ optionally the last layer's attention from the EOT token (Figure 1, A15).
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import warnings
 import zipfile
@@ -127,9 +128,16 @@ def _build(spec: ModelSpec, device: str):
             "for a custom model set config_path to its JSON (the file stem is the model name)"
         )
     weights, quick_gelu = _resolve_weights(spec)
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        spec.model, pretrained=None, force_quick_gelu=quick_gelu
-    )
+    # open_clip warns "initialized randomly" for pretrained=None; our weights load right below,
+    # and a random model (weights=None) is what the spec asked for, so the warning only misleads.
+    root = logging.getLogger()
+    level, root.level = root.level, max(root.level, logging.ERROR)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            spec.model, pretrained=None, force_quick_gelu=quick_gelu
+        )
+    finally:
+        root.setLevel(level)
     if weights is not None:
         try:
             _load_weights(model, weights)
