@@ -109,9 +109,12 @@ def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: floa
                 rep.notes.append(f"{spec.id} | {row_id} | {m_id}: {cell.n} seed(s) here vs {g['n']} in golden; "
                                  f"not compared (run with --seeds {g['n']})")
                 continue
-            if abs(cell.mean - g["mean"]) > tol:
-                rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.2f} now vs golden {g['mean']:.2f} "
-                                    f"(Δ {cell.mean - g['mean']:+.2f}, tolerance ±{tol:g})")
+            # A metric on a 0-1 scale (Table 1, Figure 1) gets its own, tighter spec tolerance.
+            m_tol = min(tol, spec.metric(m_id).tolerance)
+            if abs(cell.mean - g["mean"]) > m_tol:
+                d = spec.metric(m_id).decimals
+                rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.{d}f} now vs golden {g['mean']:.{d}f} "
+                                    f"(Δ {cell.mean - g['mean']:+.{d}f}, tolerance ±{m_tol:g})")
     for claim in spec.claims:
         was = entry["claims"].get(claim.id)
         now, evidence = evaluate_claim(spec, claim, cells, profile)

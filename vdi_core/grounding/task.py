@@ -22,8 +22,9 @@ _SPLITS_CACHE: dict[tuple, GroundingSplits] = {}
 
 
 def load_splits(cfg: GroundingConfig, ctx: RunContext) -> GroundingSplits:
-    """The data source's splits; remembered for the last config so `fingerprint` and `run` load once."""
-    key = (ctx.profile, ctx.seed, str(ctx.cache_dir), repr(asdict(cfg.data)))
+    """The data source's splits; remembered for the last data config so `fingerprint` and `run` (and
+    every seed of a row) load once. One entry only: paper-profile splits can take gigabytes."""
+    key = (ctx.profile, str(ctx.cache_dir), repr(asdict(cfg.data)))
     if key not in _SPLITS_CACHE:
         splits = get_source(ctx.profile, cfg.data.source)(cfg.data, ctx)
         if not isinstance(splits, GroundingSplits):

@@ -1,0 +1,33 @@
+"""Slow: re-run a mini table from scratch and check it against the committed golden file.
+
+This is `vdi run table4 && vdi check table4` in a scratch results/tables folder: the numbers must
+match tables/mini/golden.json (same seeds, same code => the same numbers on CPU) and the table's
+claims must still hold where they held. It builds the vit-joint micro-CLIP into the default cache
+on first use (shared with test_mini_slow.py)."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import REPO
+from vdi_core.cli import main
+
+pytestmark = pytest.mark.slow
+GOLDEN = REPO / "tables" / "mini" / "golden.json"
+
+
+def test_table4_reproduces_the_golden_file(tmp_path, monkeypatch, capsys):
+    if not GOLDEN.is_file() or "table4" not in json.loads(GOLDEN.read_text())["tables"]:
+        pytest.fail(f"{GOLDEN} has no table4 entry: run `vdi run all` and `vdi check --update-golden`")
+    tables = tmp_path / "tables"
+    (tables / "mini").mkdir(parents=True)
+    shutil.copy(GOLDEN, tables / "mini" / "golden.json")
+    monkeypatch.setenv("VDI_TABLES", str(tables))
+    monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("VDI_CACHE", raising=False)  # the default cache, reused across test runs
+    assert main(["run", "table4"]) == 0
+    capsys.readouterr()
+    assert main(["check", "table4"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "vdi check (mini): OK" in out and "not compared" not in out
