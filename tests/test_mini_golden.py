@@ -10,8 +10,9 @@ import shutil
 
 import pytest
 
-from conftest import REPO
 from vdi_core.cli import main
+
+from conftest import REPO
 
 pytestmark = pytest.mark.slow
 GOLDEN = REPO / "tables" / "mini" / "golden.json"
