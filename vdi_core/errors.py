@@ -1,10 +1,22 @@
 """One exception type for bad input: the CLI prints its message as a single line, no traceback."""
 
 import difflib
+import tomllib
+from pathlib import Path
 
 
 class VdiError(Exception):
     """A user-facing error: say what is wrong, where (file/line/key), and how to fix it."""
+
+
+def read_toml(path: Path, what: str, fix: str) -> dict:
+    """Parse a TOML data file; a missing or malformed file is one actionable line, not a traceback."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VdiError(f"{what} not found at {path}; {fix}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise VdiError(f"{path}: invalid TOML ({e}); fix the file") from None
 
 
 def did_you_mean(name: str, choices) -> str:

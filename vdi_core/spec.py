@@ -9,12 +9,11 @@ silently ignored override would produce a wrong number that looks right.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import VdiError, did_you_mean
+from .errors import VdiError, did_you_mean, read_toml
 
 PROFILES = ("mini", "paper")
 CLAIM_KINDS = ("greater", "max", "min", "metric_greater")
@@ -145,19 +144,11 @@ def _items(d: dict) -> tuple:
 
 def load_spec(path: str | Path) -> Spec:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VdiError(f"spec file {path} not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise VdiError(f"{path}: invalid TOML: {e}") from None
+    raw = read_toml(path, "spec file", "check the table name (`vdi list`)")
     p = str(path)
     if "include" in raw:  # shared base (e.g. the grounding recipe), merged under this spec
         inc = path.parent / str(raw.pop("include"))
-        try:
-            shared = tomllib.loads(inc.read_text(encoding="utf-8"))
-        except (FileNotFoundError, tomllib.TOMLDecodeError) as e:
-            raise VdiError(f"{path}: include '{inc.name}': {e}") from None
+        shared = read_toml(inc, f"file included by {path}", "fix the spec's `include` key")
         raw = _merge(shared, raw)
     top = _Reader(p, "", raw, {
         "id": str, "title": str, "version": int, "task": str, "caption": str, "base": dict,

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import VdiError, did_you_mean
+from ..errors import VdiError, did_you_mean, read_toml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_PATH = REPO_ROOT / "data_manifest" / "manifest.toml"
@@ -90,12 +89,7 @@ def _validate(name: str, raw: dict, source: Path) -> Artefact:
 @lru_cache(maxsize=4)
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Artefact]:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VdiError(f"data manifest not found at {path}; restore data_manifest/ from the repository") from None
-    except tomllib.TOMLDecodeError as e:
-        raise VdiError(f"{path}: invalid TOML ({e}); fix the file") from None
+    raw = read_toml(path, "data manifest", "restore data_manifest/ from the repository")
     entries = raw.get("artefact", {})
     if not entries:
         raise VdiError(f"{path}: no [artefact.NAME] tables")
