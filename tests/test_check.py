@@ -132,3 +132,17 @@ def test_cli_exit_codes(env, monkeypatch, capsys):
     assert main(["check", "toy1", "--profile", "paper"]) == 1
     out = capsys.readouterr().out
     assert "FAIL: toy1 | high | score: measured 30.00 vs paper 22.00" in out and "1 failure(s)" in out
+
+
+def test_a_mini_result_computed_on_a_gpu_is_not_compared_with_the_cpu_golden(env):
+    spec, tables = env
+    planned = _run_and_render(spec, "mini", tables)
+    check([spec], "mini", tables_root=tables, update_golden=True)
+    store = RunStore(__import__("vdi_core.runner", fromlist=["x"]).results_root(), "mini")
+    rec = store.load(planned[0].key)
+    rec["provenance"]["device"] = "cuda:0 (NVIDIA H100 80GB HBM3)"
+    store.save(planned[0].key, rec)
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    rep = check([spec], "mini", tables_root=tables)
+    assert rep.failures == [f"toy1 | {planned[0].row} seed {planned[0].seed}: computed on cuda:0 (NVIDIA H100 80GB "
+                            "HBM3), but the golden file holds CPU numbers; run `vdi run toy1 --device cpu`"]

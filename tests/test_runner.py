@@ -105,3 +105,34 @@ def test_parallel_jobs_give_the_same_records(tmp_path, isolated_store, monkeypat
     monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "serial"))
     execute(planned, log=lambda s: None, jobs=1)
     assert {k: r["metrics"] for k, r in load_results(planned).items()} == parallel
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_shared_inputs_are_built_once_before_the_runs(tmp_path, isolated_store, jobs):
+    """A task's prebuild jobs run before any of its runs (in workers under --jobs 2), each once
+    although several rows need the same input, and are skipped once cached."""
+    path = write_spec(tmp_path, seeds=2)
+    path.write_text(path.read_text().replace('task = "toy"', 'task = "toy_built"')
+                    .replace("overrides = { a = 2.0 }", "overrides = { a = 2.0, b = 3 }"))
+    planned = plan(load_spec(path), "mini")
+    lines = []
+    out = execute(planned, log=lines.append, jobs=jobs)
+    assert len(out.ran) == 4 and not out.failed, out.failed
+    cache = tmp_path / "cache"
+    assert (cache / "built-b2").read_text() == "1" and (cache / "built-b3").read_text() == "1"
+    assert any("toy input b=2" in line and "toy input b=3" in line for line in lines)
+    execute(planned, force=True, log=lines.append, jobs=jobs)
+    assert (cache / "built-b2").read_text() == "1"  # cached inputs are not rebuilt
+
+
+def test_a_result_from_another_device_is_run_again(tmp_path, isolated_store):
+    """The run key leaves the device out (a CPU and a GPU run of a row are the same experiment), but
+    their numbers differ (bf16), so `vdi run --device cpu` does not reuse a stored GPU result."""
+    planned = plan(load_spec(write_spec(tmp_path, seeds=1)), "mini")
+    assert len(execute(planned, device="cuda", log=lambda s: None).ran) == 2
+    assert all(r["provenance"]["device"].startswith("cuda") for r in load_results(planned).values())
+    lines = []
+    again = execute(planned, device="cpu", log=lines.append)
+    assert len(again.ran) == 2 and not again.cached
+    assert any("computed on cuda; running it again on cpu" in line for line in lines)
+    assert len(execute(planned, device="cpu", log=lambda s: None).cached) == 2

@@ -89,3 +89,30 @@ def write_spec(directory, id="toy1", seeds=3, extra="") -> Path:
     path = Path(directory) / f"{id}.toml"
     path.write_text(SPEC.format(id=id, seeds=seeds) + extra)
     return path
+
+
+# --- a task with shared inputs: runs need `built-b<b>` in the cache, made by a prebuild job ------
+
+def make_input(cache_dir: str, b: int, log=print) -> None:
+    """A build job: counts itself in a file, so tests can see it ran exactly once."""
+    path = Path(cache_dir) / f"built-b{b}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(count + 1))
+
+
+def prebuild(cfgs, ctx):
+    from vdi_core.tasks import BuildJob
+
+    needed = sorted({c.b for c in cfgs if not (Path(ctx.cache_dir) / f"built-b{c.b}").exists()})
+    return [BuildJob(f"toy input b={b}", make_input, (str(ctx.cache_dir), b)) for b in needed]
+
+
+def run_built(cfg: ToyConfig, ctx) -> TaskResult:
+    if not (Path(ctx.cache_dir) / f"built-b{cfg.b}").exists():
+        raise VdiError(f"toy input b={cfg.b} was not built before the run")
+    return run(cfg, ctx)
+
+
+TOY_BUILT = register_task(Task("toy_built", ToyConfig, run_built, fingerprint=lambda cfg, ctx: {"data": "toy-v1"},
+                               prebuild=prebuild))

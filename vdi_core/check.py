@@ -19,7 +19,7 @@ from .errors import VdiError
 from .render import render_stamp, tables_dir
 from .runner import load_results, plan
 from .spec import Spec
-from .store import atomic_write_json
+from .store import atomic_write_json, device_kind
 
 GOLDEN_TOLERANCE = 0.5  # points (metrics are x100): covers float drift across CPUs, not a real change
 _STAMP = re.compile(r"<!-- vdi-render plan=(\w+) results=(\w+) n=(\d+) -->")
@@ -67,6 +67,7 @@ def check(specs: list[Spec], profile: str, tables_root: Path | None = None, resu
         if profile == "paper":
             _check_paper(spec, cells, rep)
         elif golden is not None and not update_golden:
+            _check_devices(spec, planned, results, rep)
             _check_golden(spec, profile, cells, golden["tables"].get(spec.id), tol, rep)
         if update_golden and profile == "mini":
             new_golden["tables"][spec.id] = _golden_entry(spec, profile, cells)
@@ -122,6 +123,15 @@ def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: floa
             rep.failures.append(f"{spec.id} | claim '{claim.id}' held in golden but fails now: {evidence}")
         elif was is True and now is None:
             rep.notes.append(f"{spec.id} | claim '{claim.id}': undecided (rows not run)")
+
+
+def _check_devices(spec: Spec, planned, results, rep: CheckReport) -> None:
+    """The golden file holds CPU numbers; a mini result computed on a GPU (bf16) is not comparable."""
+    for p in planned:
+        rec = results.get(p.key)
+        if rec is not None and device_kind(rec["provenance"]["device"]) != "cpu":
+            rep.failures.append(f"{spec.id} | {p.row} seed {p.seed}: computed on {rec['provenance']['device']}, but "
+                                f"the golden file holds CPU numbers; run `vdi run {spec.id} --device cpu`")
 
 
 def _check_stale(spec: Spec, profile: str, planned, results, tables_root, rep: CheckReport) -> None:

@@ -24,8 +24,8 @@ from .config import apply_overrides, assumptions_in_force, to_dict
 from .errors import VdiError
 from .sources import MissingData
 from .spec import Spec
-from .store import REPO_ROOT, RunStore, device_name, git_commit, now_iso, package_versions, run_key
-from .tasks import RunContext, get_task
+from .store import REPO_ROOT, RunStore, device_kind, device_name, git_commit, now_iso, package_versions, run_key
+from .tasks import BuildJob, RunContext, get_task
 
 
 def results_root() -> Path:
@@ -151,9 +151,14 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
     out = Outcome([], [], {})
     todo = []
     for key, p in unique.items():
-        if RunStore(store_root or results_root(), p.profile).has(key) and not force:
+        record = None if force else RunStore(store_root or results_root(), p.profile).load(key)
+        computed_on = device_kind(record["provenance"]["device"]) if record else None
+        if record is not None and computed_on == device_kind(device):
             out.cached.append(key)
         else:
+            if record is not None:  # bf16 on a GPU gives other numbers than fp32 on the CPU
+                log(f"{p.table}:{p.row} seed {p.seed}: the stored result was computed on {computed_on}; "
+                    f"running it again on {device}")
             todo.append(p)
     labels = {p.key: f"[{i}/{len(todo)}] {p.table}:{p.row} seed {p.seed}" for i, p in enumerate(todo, 1)}
 
@@ -165,18 +170,55 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
         else:
             out.ran.append(p.key)
 
-    if jobs <= 1 or len(todo) <= 1:
+    # Shared inputs (a mini backbone) are built before any run starts: otherwise each worker's
+    # first run would build the same backbone at the same time.
+    builds = _prebuild_jobs(todo, device)
+    if builds:
+        log(f"building shared inputs first: {', '.join(b.label for b in builds)}")
+    if jobs <= 1 or len(todo) + len(builds) <= 1:
+        _report_builds([_build(b, log) for b in builds], log)
         for p in todo:
             settle(p, *_run_one(p, device, store_root, force, labels[p.key], log))
         return out
     modules = sorted({get_task(p.task).run.__module__ for p in todo})
-    ctx = multiprocessing.get_context("spawn")  # no fork: torch state must not be shared
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(modules,)) as pool:
+    with _pool(jobs, modules) as pool:  # one pool for both phases: workers start (and import torch) once
+        _report_builds([f.result() for f in as_completed([pool.submit(_build, b) for b in builds])], log)
         futures = {pool.submit(_run_one, p, device, store_root, force, labels[p.key]): p for p in todo}
         for fut in as_completed(futures):
             settle(futures[fut], *fut.result())
     return out
+
+
+def _pool(jobs: int, modules: list[str]) -> ProcessPoolExecutor:
+    ctx = multiprocessing.get_context("spawn")  # no fork: torch state must not be shared
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(modules,))
+
+
+def _prebuild_jobs(todo: list[PlannedRun], device: str) -> list[BuildJob]:
+    """The tasks' shared build jobs for the runs to do, once each (by label)."""
+    by_task: dict[tuple[str, str], list] = {}
+    for p in todo:
+        by_task.setdefault((p.task, p.profile), []).append(p.config)
+    jobs: dict[str, BuildJob] = {}
+    for (name, profile), cfgs in sorted(by_task.items()):
+        for job in get_task(name).prebuild(cfgs, make_context(profile, 0, device, Path("."))):
+            jobs.setdefault(job.label, job)
+    return list(jobs.values())
+
+
+def _build(job: BuildJob, log=print) -> tuple[str, str, float]:
+    """Run one build job; reports instead of raising (it may run in a worker process)."""
+    t0 = time.time()
+    try:
+        job.fn(*job.args, log=log)
+    except Exception as e:  # noqa: BLE001 - the runs that need it will fail with their own message
+        return job.label, f"{type(e).__name__}: {e}", time.time() - t0
+    return job.label, "", time.time() - t0
+
+
+def _report_builds(results: list[tuple[str, str, float]], log=print) -> None:
+    for label, error, seconds in results:
+        log(f"built {label} in {seconds:.0f}s" if not error else f"building {label} FAILED: {error}")
 
 
 def load_results(planned: list[PlannedRun], store_root: Path | None = None) -> dict[str, dict]:

@@ -124,5 +124,10 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+def device_kind(device: str) -> str:
+    """"cuda" or "cpu" for a device argument ("cuda:1") or a recorded device name ("cpu (x86_64, 2 cores)")."""
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()

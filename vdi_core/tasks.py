@@ -47,6 +47,19 @@ class Task:
     # before running so it can enter the run key.
     fingerprint: Callable[[Any, RunContext], dict[str, str]] = lambda cfg, ctx: {}
     version: str = "1"  # bump when this task's numbers change
+    # (configs of the runs about to execute, ctx) -> [BuildJob]: generated inputs those runs share,
+    # built once (in parallel under --jobs) before any of them starts; [] when all are cached.
+    prebuild: Callable[[list, RunContext], list[BuildJob]] = lambda cfgs, ctx: []
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """One independent piece of shared input. `fn(*args, log=...)` must be a module-level
+    function (it may run in a spawned worker) and must cache what it builds."""
+
+    label: str
+    fn: Callable
+    args: tuple = ()
 
 
 _TASKS: dict[str, Task] = {}

@@ -158,17 +158,26 @@ def inputs_fingerprint(data_cfg) -> dict[str, str]:
     return out
 
 
-def _fingerprint(data_cfg, features) -> str:
-    blob = {**inputs_fingerprint(data_cfg), "train": data_cfg.train_split, "eval": data_cfg.eval_split,
-            "features": features.fingerprint}
+def _data_fingerprint(data_cfg) -> str:
+    blob = {**inputs_fingerprint(data_cfg), "train": data_cfg.train_split, "eval": data_cfg.eval_split}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
-@register_source("paper", "grounding")
-def paper_grounding(data_cfg, ctx) -> GroundingSplits:
+def _backbone(data_cfg) -> Backbone:
     if data_cfg.backbone not in BACKBONES:
         raise VdiError(f"data.backbone = {data_cfg.backbone!r} is unknown{did_you_mean(data_cfg.backbone, BACKBONES)}")
-    backbone = BACKBONES[data_cfg.backbone]
+    return BACKBONES[data_cfg.backbone]
+
+
+def paper_grounding_fingerprint(data_cfg, ctx) -> dict[str, str]:
+    """The run-key identity from file hashes and the features' stored fingerprint (no arrays read)."""
+    root = data_root(getattr(data_cfg, "root", None))
+    return {"data": _data_fingerprint(data_cfg), "text_tower": _backbone(data_cfg).text(root).fingerprint}
+
+
+@register_source("paper", "grounding", fingerprint=paper_grounding_fingerprint)
+def paper_grounding(data_cfg, ctx) -> GroundingSplits:
+    backbone = _backbone(data_cfg)
     root = data_root(getattr(data_cfg, "root", None))
     missing = _missing_inputs(data_cfg, root, backbone)
     if missing:
@@ -194,7 +203,7 @@ def paper_grounding(data_cfg, ctx) -> GroundingSplits:
                 f"dropped {dict(s.skipped) or 'none'}; clamped {dict(s.clamped) or 'none'}")
     return GroundingSplits(train=train_videos, eval=eval_videos, text=backbone.text(root),
                            feature_dim=int(train_videos[0].frames.shape[1]),
-                           fingerprint=_fingerprint(data_cfg, features),
+                           fingerprint=_data_fingerprint(data_cfg),
                            skipped=skipped)
 
 

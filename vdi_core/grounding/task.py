@@ -12,8 +12,8 @@ from dataclasses import asdict
 
 from ..datatypes import GroundingSplits
 from ..errors import VdiError
-from ..sources import get_source
-from ..tasks import RunContext, Task, TaskResult, register_task
+from ..sources import get_source, source_entry
+from ..tasks import BuildJob, RunContext, Task, TaskResult, register_task
 from .config import GroundingConfig, assumptions, validate
 from .dataset import prepare_split
 from .prior import evaluate_prior
@@ -36,8 +36,29 @@ def load_splits(cfg: GroundingConfig, ctx: RunContext) -> GroundingSplits:
 
 
 def fingerprint(cfg: GroundingConfig, ctx: RunContext) -> dict[str, str]:
-    splits = load_splits(cfg, ctx)
+    """The identity of a row's inputs for its run key. Sources that can state it without loading
+    (mini, paper) are asked directly; `run` checks the loaded splits carry the same identity."""
+    cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
+    if cheap is not None:
+        return cheap(cfg.data, ctx)
+    return _loaded_fingerprint(load_splits(cfg, ctx))
+
+
+def _loaded_fingerprint(splits: GroundingSplits) -> dict[str, str]:
     return {"data": splits.fingerprint, "text_tower": splits.text.fingerprint}
+
+
+def prebuild(cfgs: list[GroundingConfig], ctx: RunContext) -> list[BuildJob]:
+    """The data sources' shared build jobs (the mini backbones) for these runs' data configs."""
+    by_source: dict[str, list] = {}
+    for cfg in cfgs:
+        by_source.setdefault(cfg.data.source, []).append(cfg.data)
+    jobs = []
+    for source, data_cfgs in sorted(by_source.items()):
+        hook = source_entry(ctx.profile, source).prebuild
+        if hook is not None:
+            jobs.extend(hook(data_cfgs, ctx))
+    return jobs
 
 
 def _prepare(cfg: GroundingConfig, splits: GroundingSplits, ctx: RunContext, need_dynamic: bool):
@@ -62,6 +83,10 @@ def _prepare(cfg: GroundingConfig, splits: GroundingSplits, ctx: RunContext, nee
 def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
     validate(cfg)
     splits = load_splits(cfg, ctx)
+    stated = fingerprint(cfg, ctx)
+    if stated != _loaded_fingerprint(splits):  # a source whose cheap identity drifted from its data
+        raise VdiError(f"data source '{cfg.data.source}' ({ctx.profile}) states fingerprint {stated} but its "
+                       f"loaded splits carry {_loaded_fingerprint(splits)}; fix the source's fingerprint hook")
     need_dynamic = cfg.model.method == "mmn" and cfg.vdi.lambda_sd > 0
     train_split, eval_split, skipped, counts = _prepare(cfg, splits, ctx, need_dynamic)
     m = cfg.model
@@ -93,4 +118,4 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
     return TaskResult(metrics=dict(history.evals[chosen]), curves=curves, extra=extra)
 
 
-TASK = register_task(Task("grounding", GroundingConfig, run, fingerprint, version="1"))
+TASK = register_task(Task("grounding", GroundingConfig, run, fingerprint, version="1", prebuild=prebuild))

@@ -111,7 +111,7 @@ class MiniBuild:
                 else:
                     pretrain.train_clip(name, frames, captions, self.pretrain, seed, out, log=self.log)
             self._record(f"model {name}", time.time() - t0, self.models_dir)
-        return ModelSpec("open_clip", name, str(cfg), str(weights), fingerprint=f"mini-{self.model_key}-{name}")
+        return ModelSpec("open_clip", name, str(cfg), str(weights), fingerprint=self.model_fingerprint(name))
 
     def separated_text_spec(self) -> ModelSpec:
         from .pretrain import torch_threads
@@ -126,7 +126,21 @@ class MiniBuild:
                 train_text_encoder(self.world, captions, self.pretrain.steps["separated-text"], self.world["seed"],
                                    out, log=self.log)
             self._record("model separated-text", time.time() - t0, self.models_dir)
-        return ModelSpec("hf", str(out), fingerprint=f"mini-{self.model_key}-separated-text")
+        return ModelSpec("hf", str(out), fingerprint=self.model_fingerprint("separated-text"))
+
+    def model_fingerprint(self, name: str) -> str:
+        return f"mini-{self.model_key}-{name}"
+
+    def text_model(self, backbone: str) -> str:
+        return "separated-text" if backbone == "separated" else IMAGE_MODEL[backbone]
+
+    def is_built(self, backbone: str, splits, patch_frames: int) -> bool:
+        """Whether the backbone's models and these splits' features are all cached."""
+        text = self.text_model(backbone)
+        models = [self.models_dir / "separated-text" / "config.json"] if text == "separated-text" else []
+        models.append(self.models_dir / f"{IMAGE_MODEL[backbone]}.pt")
+        feats = [self.features_path(backbone, s, patch_frames) for s in splits]
+        return all(p.exists() for p in models + feats)
 
     def text_spec(self, backbone: str) -> ModelSpec:
         """The text tower matching a backbone's image features."""
@@ -149,6 +163,11 @@ class MiniBuild:
 
     def features(self, backbone: str, split: str, patch_frames: int) -> dict[str, np.ndarray]:
         """{"global": float16 [N, T, D], "patches": float16 [N, T', P, D] (absent if none)}."""
+        with np.load(self.ensure_features(backbone, split, patch_frames)) as z:
+            return {k: z[k] for k in z.files}
+
+    def ensure_features(self, backbone: str, split: str, patch_frames: int) -> Path:
+        """The split's feature file, extracted first if it is not cached."""
         from .pretrain import torch_threads
 
         path = self.features_path(backbone, split, patch_frames)
@@ -161,8 +180,7 @@ class MiniBuild:
             _atomic_npz(path, **arrays)
             self._record(f"features {backbone} {split}", time.time() - t0)
             self.log(f"[mini] features {backbone}/{split}: {len(arrays['global'])} videos in {time.time() - t0:.1f} s")
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        return path
 
     def _extract(self, backbone: str, split: str, patch_frames: int) -> dict[str, np.ndarray]:
         """Render the split's videos a chunk at a time and encode them (frames are never stored)."""
@@ -185,3 +203,12 @@ class MiniBuild:
         if patches:
             arrays["patches"] = np.concatenate(patches)
         return arrays
+
+
+def build_backbone(cache_dir: str, backbone: str, splits: tuple[str, ...], patch_frames: int, log=print) -> None:
+    """Build one backbone's models and its features of `splits` (a runner BuildJob: the three
+    backbones are independent, so `vdi run --jobs 2` builds two at once)."""
+    build = MiniBuild(Path(cache_dir), log=log)
+    build.text_spec(backbone)
+    for split in splits:
+        build.ensure_features(backbone, split, patch_frames)

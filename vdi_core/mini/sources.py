@@ -16,9 +16,10 @@ import numpy as np
 from ..datatypes import GroundingSplits, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
 from ..sources import register_source
+from ..tasks import BuildJob
 from . import frames as frames_mod
 from . import world as world_mod
-from .build import BACKBONES, MiniBuild
+from .build import BACKBONES, MiniBuild, build_backbone
 
 
 def toy_split(name: str) -> str:
@@ -49,19 +50,45 @@ def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int) -> li
     return out
 
 
-@register_source("mini", "grounding")
-def grounding(data_cfg, ctx) -> GroundingSplits:
-    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+def _grounding_names(data_cfg) -> tuple[str, int, str, str]:
     backbone = _backbone(data_cfg)
     patch_frames = int(getattr(data_cfg, "patch_frames", 32))
-    train_split = toy_split(data_cfg.train_split)
-    eval_split = toy_split(data_cfg.eval_split)
+    return backbone, patch_frames, toy_split(data_cfg.train_split), toy_split(data_cfg.eval_split)
+
+
+def grounding_fingerprint(data_cfg, ctx) -> dict[str, str]:
+    """What `grounding` will return as identity, from world.toml's hash alone (nothing is built)."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
+    pf = build.patch_frames_for(backbone, patch_frames)
+    return {"data": f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}",
+            "text_tower": build.model_fingerprint(build.text_model(backbone))}
+
+
+def grounding_prebuild(data_cfgs, ctx) -> list[BuildJob]:
+    """One job per backbone not yet cached: its models and the features of every split asked for."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    wanted: dict[tuple[str, int], set[str]] = {}
+    for data_cfg in data_cfgs:
+        backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
+        wanted.setdefault((backbone, patch_frames), set()).update((train_split, eval_split))
+    jobs = []
+    for (backbone, patch_frames), splits in sorted(wanted.items()):
+        if not build.is_built(backbone, splits, patch_frames):
+            jobs.append(BuildJob(f"mini backbone {backbone} ({', '.join(sorted(splits))})", build_backbone,
+                                 (str(ctx.cache_dir), backbone, tuple(sorted(splits)), patch_frames)))
+    return jobs
+
+
+@register_source("mini", "grounding", fingerprint=grounding_fingerprint, prebuild=grounding_prebuild)
+def grounding(data_cfg, ctx) -> GroundingSplits:
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
     train = videos(build, backbone, train_split, patch_frames)
     evaluated = videos(build, backbone, eval_split, patch_frames)
-    pf = build.patch_frames_for(backbone, patch_frames)
     return GroundingSplits(
         train=train, eval=evaluated, text=build.text_spec(backbone), feature_dim=train[0].frames.shape[1],
-        fingerprint=f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}",
+        fingerprint=grounding_fingerprint(data_cfg, ctx)["data"],
     )
 
 
