@@ -167,6 +167,7 @@ def load_clip(spec: ModelSpec, device: str = "cpu"):
 
 @dataclass
 class TextEncoding:
+    # L is the batch's longest sentence (up to its EOT), not the context length: see _trim
     tokens: torch.Tensor  # [B, L, D] last-layer token states after ln_final and text_projection
     mask: torch.Tensor  # [B, L] bool, True for SOT, the pieces and EOT
     sentence: torch.Tensor  # [B, D] EOT feature, equal to model.encode_text (unnormalised)
@@ -194,14 +195,32 @@ class ClipTextTower(nn.Module):
             raise VdiError(f"text pooling '{model.text_pool_type}' is not EOT pooling; use a CLIP-style model")
         self.model = model
         self.tokenizer = tokenizer
+        # per-sentence tokenisation and word grouping, remembered: training sees each sentence
+        # once per epoch, and both are pure Python
+        self._memo: dict = {}
+        self._words: dict[str, list[Word]] = {}
+
+    def _words_of(self, sentence: str, pieces, spans, text) -> list[Word]:
+        if sentence not in self._words:
+            self._words[sentence] = words_from_tokens(pieces, spans, text)
+        return self._words[sentence]
 
     def _run(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The body of open_clip's encode_text, stopping before pooling."""
+        """The body of open_clip's encode_text, stopping before pooling (ids already trimmed)."""
         m = self.model
         cast = m.transformer.get_cast_dtype()
-        x = m.token_embedding(ids).to(cast) + m.positional_embedding.to(cast)
-        x = m.transformer(x, attn_mask=m.attn_mask)
+        L = ids.shape[1]
+        x = m.token_embedding(ids).to(cast) + m.positional_embedding[:L].to(cast)
+        x = m.transformer(x, attn_mask=None if m.attn_mask is None else m.attn_mask[:L, :L])
         return m.ln_final(x), m.text_projection
+
+    def _trim(self, ids: torch.Tensor) -> torch.Tensor:
+        """Drop the padding after the batch's last EOT. Under CLIP's causal mask a position sees only
+        itself and earlier ones, so every state up to an EOT is the same with or without the padding
+        (up to float summation order), and a 10-token sentence no longer pays for 77 positions."""
+        if self.model.attn_mask is None:  # not causal: padding is attended to, keep it
+            return ids
+        return ids[:, : int(self._eot_index(ids).max()) + 1]
 
     @staticmethod
     def _project(x: torch.Tensor, proj) -> torch.Tensor:
@@ -214,9 +233,9 @@ class ClipTextTower(nn.Module):
         return (ids == eot).int().argmax(dim=-1)  # first EOT; CLIP's argmax pooling picks the same
 
     def forward(self, sentences: list[str], need_attention: bool = False) -> TextEncoding:
-        tok: Tokenised = tokenize_with_spans(self.tokenizer, list(sentences), self.model.context_length)
+        tok: Tokenised = tokenize_with_spans(self.tokenizer, list(sentences), self.model.context_length, self._memo)
         device = self.model.token_embedding.weight.device
-        ids = tok.ids.to(device)
+        ids = self._trim(tok.ids.to(device))
         captured: dict[str, torch.Tensor] = {}
         handles = self._attention_hooks(captured) if need_attention else []
         try:
@@ -233,10 +252,12 @@ class ClipTextTower(nn.Module):
         attention = None
         if need_attention:
             attention = captured["attn"][rows, :, eot, :].mean(dim=1)  # [B, L]
-        words = [words_from_tokens(p, s, t) for p, s, t in zip(tok.pieces, tok.spans, tok.texts, strict=True)]
-        return TextEncoding(tokens=tokens, mask=mask, sentence=sentence, spans=tok.spans,
+        words = [self._words_of(s, p, sp, t) for s, p, sp, t in zip(sentences, tok.pieces, tok.spans, tok.texts,
+                                                                        strict=True)]
+        L = ids.shape[1]
+        return TextEncoding(tokens=tokens, mask=mask, sentence=sentence, spans=[sp[:L] for sp in tok.spans],
                             attention=attention, texts=tok.texts, words=words, ids=ids,
-                            pieces=tok.pieces, truncated=tok.truncated)
+                            pieces=[pc[:L] for pc in tok.pieces], truncated=tok.truncated)
 
     def _attention_hooks(self, captured: dict) -> list:
         """Make the last block's nn.MultiheadAttention return per-head weights (open_clip asks
