@@ -39,3 +39,18 @@ def test_verbs_stay_near_chance_while_nouns_do_not(vit):
     assert acc["object_acc"] > 0.9
     assert acc["verb_acc"] < 0.6
     assert acc["object_acc"] - acc["verb_acc"] > 0.3
+
+
+def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
+    from vdi_core.cli import main
+    from vdi_core.mini.build import default_cache_dir
+
+    assert main(["cache", "probe", "--models", "vit-joint", "--count", "250",
+                 "--cache-dir", str(default_cache_dir())]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| vit-joint |"))
+    colour, shape, box = (float(x) for x in row.strip("| ").split("|")[1:])
+    assert colour > 0.5 and box > 0.9  # the nouns, far above chance (0.17, 0.25)
+    assert "| vit-joint | 0.61 | 0.49 | 0.99 |" in out  # the seed-0 premise, as the mini README reports it
+    assert main(["cache", "probe", "--models", "vit-jont"]) == 2
+    assert "did you mean 'vit-joint'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`vdi cache info|clear`: the mini profile's cache of generated frames, weights and features.
+"""`vdi cache info|clear|probe`: the mini profile's cache of generated frames, weights and features.
 
 The cache lives in $VDI_CACHE, else `<repo>/.cache`; each generating config has its own folder
 `mini/<key>/`, so `info` shows which one the current world.toml uses and `clear --stale` drops
@@ -63,17 +63,52 @@ def cache_clear(args) -> int:
     return 0
 
 
+def cache_probe(args) -> int:
+    """The acceptance probes of the micro-CLIPs (mini/probes.py) as markdown, building what is missing."""
+    from ..errors import VdiError, did_you_mean
+    from ..mini.build import MiniBuild
+    from ..mini.probes import svo_premise, zero_shot
+    from ..towers.clip import load_clip
+
+    build = MiniBuild(Path(args.cache_dir))
+    names = args.models.split(",")
+    rows = []
+    for name in names:
+        if name not in ("vit-joint", "resnet-joint"):
+            raise VdiError(f"vdi cache probe --models: '{name}' is not a micro-CLIP"
+                           f"{did_you_mean(name, ('vit-joint', 'resnet-joint'))}")
+        model, _, tokenizer = load_clip(build.clip_spec(name))
+        rows.append((name, zero_shot(model, tokenizer, build.world, args.count), svo_premise(model, tokenizer,
+                                                                                            build.world)))
+    z0 = rows[0][1]
+    print(f"Zero-shot attribute retrieval on {args.count} held-out frames (chance in brackets):\n")
+    print(f"| model | colour ({z0['colour_chance']:.2f}) | shape ({z0['shape_chance']:.2f}) | "
+          f"box position ({z0['box_position_chance']:.2f}) |\n|---|---|---|---|")
+    for name, z, _ in rows:
+        print(f"| {name} | {z['colour_acc']:.2f} | {z['shape_acc']:.2f} | {z['box_position_acc']:.2f} |")
+    print("\nTable 1 premise, acc(cos(s, pos) > cos(s, neg)) on 600 triplets (chance 0.50):\n")
+    print("| model | subject (shape swap) | verb (opposite move) | object (box colour) |\n|---|---|---|---|")
+    for name, _, t in rows:
+        print(f"| {name} | {t['subject_acc']:.2f} | {t['verb_acc']:.2f} | {t['object_acc']:.2f} |")
+    return 0
+
+
 def register(subparsers) -> None:
     from ..mini.build import default_cache_dir
 
     p = subparsers.add_parser("cache", help="inspect or clear the mini profile's generated-data cache")
     sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     for name, fn, text in (("info", cache_info, "list cached worlds, their sizes and build times"),
-                           ("clear", cache_clear, "delete cached worlds (rebuilt on the next run)")):
+                           ("clear", cache_clear, "delete cached worlds (rebuilt on the next run)"),
+                           ("probe", cache_probe, "did the micro-CLIPs learn the nouns? zero-shot probes on "
+                                                  "held-out frames (builds the models if missing)")):
         q = sub.add_parser(name, help=text)
         q.add_argument("--cache-dir", default=str(default_cache_dir()),
                        help="cache directory (default: $VDI_CACHE or <repo>/.cache)")
         if name == "clear":
             q.add_argument("--stale", action="store_true", help="keep the current world, remove the others")
+        if name == "probe":
+            q.add_argument("--models", default="vit-joint,resnet-joint", help="comma-separated micro-CLIPs")
+            q.add_argument("--count", type=int, default=1000, help="held-out frames for zero-shot retrieval")
         q.set_defaults(func=fn)
 
