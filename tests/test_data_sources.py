@@ -13,6 +13,7 @@ from vdi_core.data.manifest import load_manifest
 from vdi_core.data.sources import BACKBONES, clip_feature_dir
 from vdi_core.errors import VdiError
 from vdi_core.features import fingerprint as fpr
+from vdi_core.features.store import LazyPatches
 from vdi_core.grounding.config import DataConfig
 from vdi_core.sources import MissingData, get_source
 from vdi_core.tasks import RunContext
@@ -94,7 +95,12 @@ def test_builds_grounding_splits(root, tmp_path):
     assert [v.vid for v in splits.train] == ["TRN01"] and [v.vid for v in splits.eval] == ["EVL01"]
     q = splits.train[0].queries
     assert [(x.qid, x.moment) for x in q] == [("TRN01#0", (0.0, 6.9)), ("TRN01#1", (5.0, 30.0))]
-    assert splits.train[0].frames.shape == (90, DIM) and splits.train[0].patches.shape == (4, PATCHES, DIM)
+    assert splits.train[0].frames.shape == (90, DIM)
+    patches = splits.train[0].patches
+    assert isinstance(patches, LazyPatches)  # read from disk on use, never held (3.2 MB per real video)
+    with np.load(patches.path) as z:
+        np.testing.assert_array_equal(np.asarray(patches), z["patches"].astype(np.float32))
+    assert np.asarray(patches).shape == (4, PATCHES, DIM) and np.asarray(patches).dtype == np.float32
     assert splits.feature_dim == DIM
     assert splits.skipped == {"charades_cg/train:start_ge_end": 1, "charades_cg/train:video_without_queries": 1}
     assert splits.text.kind == "open_clip" and splits.text.model == "ViT-B-32-quickgelu"

@@ -48,7 +48,9 @@ class Video:
     vid: str
     duration: float  # seconds
     frames: np.ndarray  # X^v: [T, d] float32 global frame features, uniformly sampled in time
-    patches: np.ndarray | None  # X~^v: [T', P, d] patch features (same joint space), or None
+    # X~^v: [T', P, d] patch features (same joint space), or None; any array-like (the paper profile
+    # passes features.store.LazyPatches, read from disk on np.asarray)
+    patches: np.ndarray | None
     queries: list[Query] = field(default_factory=list)
 
 

@@ -11,10 +11,26 @@ from ..errors import VdiError
 from . import fingerprint as fpr
 
 
+class LazyPatches:
+    """A video's patch features, read from its .npz whenever they are used (`np.asarray`) and never
+    kept. They are needed once per query, for the spatial dynamic feature; held in memory they would
+    take 32 x 49 x 512 float32 = 3.2 MB per video, ~21 GB for Charades-STA's training split."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __array__(self, dtype=None, copy=None):
+        with np.load(self.path) as z:
+            return z["patches"].astype(dtype or np.float32)
+
+    def __repr__(self) -> str:
+        return f"LazyPatches({self.path})"
+
+
 @dataclass
 class VideoFeatures:
     frames: np.ndarray  # [T, D] float32
-    patches: np.ndarray | None  # [T', P, D] float32
+    patches: np.ndarray | LazyPatches | None  # [T', P, D] float32 once np.asarray'd
     duration: float  # decoded video length in seconds (None-free: VGG uses the annotation's)
 
 
@@ -40,7 +56,7 @@ class ClipFeatureSet:
         path = self.folder / f"{vid}.npz"
         try:
             with np.load(path) as z:
-                patches = z["patches"].astype(np.float32) if "patches" in z.files else None
+                patches = LazyPatches(path) if "patches" in z.files else None
                 return VideoFeatures(z["frames"].astype(np.float32), patches, float(z["duration"]))
         except FileNotFoundError:
             raise VdiError(f"{path} not found; run `vdi features extract` for this folder again (it resumes)") from None
