@@ -85,3 +85,17 @@ def make_ctx(tmp: Path, seed: int = 0, **kw) -> RunContext:
     (tmp / "work").mkdir(parents=True, exist_ok=True)
     kw.setdefault("log", lambda msg: None)
     return RunContext(profile="test", seed=seed, device="cpu", work_dir=tmp / "work", cache_dir=tmp / "cache", **kw)
+
+
+class Killed(Exception):
+    """Stands in for a process killed mid-run (raised from the progress callback)."""
+
+
+def kill_after(epoch: int):
+    """A progress callback that 'kills' the run once `epoch` has finished and been checkpointed."""
+
+    def progress(stage, i, n):
+        if i == epoch:
+            raise Killed
+
+    return progress

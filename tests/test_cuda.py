@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from _tiny_clip import tiny_spec
-from grounding_support import make_ctx, make_splits, tiny_config, use_splits
+from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_config, use_splits
 
 from vdi_core.grounding import task as grounding_task
 from vdi_core.grounding.dataset import prepare_split
@@ -107,15 +107,8 @@ def test_grounding_run_on_cuda_learns_and_resumes(splits, tmp_path):
     assert gpu_loss[-1] < gpu_loss[0]
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=0.05)
 
-    class Killed(Exception):
-        pass
-
-    def kill_after_2(stage, i, n):
-        if i == 2:
-            raise Killed
-
     with pytest.raises(Killed):
-        run(tmp_path / "resumed", progress=kill_after_2)
+        run(tmp_path / "resumed", progress=kill_after(2))
     assert (tmp_path / "resumed" / "work" / CHECKPOINT).is_file()
     resumed = run(tmp_path / "resumed")
     assert resumed.extra["resumed_from_epoch"] == 3

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from grounding_support import make_ctx, make_splits, tiny_config, use_splits
+from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_config, use_splits
 
 from vdi_core.datatypes import Query, Video
 from vdi_core.errors import VdiError
@@ -50,15 +50,8 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(splits, tmp_path):
     cfg = tiny_config(train={"epochs": 3})
     full = _run(cfg, tmp_path / "full")
 
-    class Killed(Exception):
-        pass
-
-    def kill_after_2(stage, i, n):
-        if i == 2:
-            raise Killed
-
     with pytest.raises(Killed):
-        _run(cfg, tmp_path / "resumed", progress=kill_after_2)
+        _run(cfg, tmp_path / "resumed", progress=kill_after(2))
     assert (tmp_path / "resumed" / "work" / CHECKPOINT).is_file()
     resumed = _run(cfg, tmp_path / "resumed")
     assert resumed.extra["resumed_from_epoch"] == 3
