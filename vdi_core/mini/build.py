@@ -94,12 +94,18 @@ class MiniBuild:
         return self._pretrain_data
 
     # --- models --------------------------------------------------------------------------------
+    def _model_files(self, name: str) -> list[Path]:
+        """The files whose presence means model `name` is built (written last, atomically)."""
+        if name == "separated-text":
+            return [self.models_dir / "separated-text" / "config.json"]
+        return [self.models_dir / f"{name}.json", self.models_dir / f"{name}.pt"]
+
     def clip_spec(self, name: str) -> ModelSpec:
         """The open_clip spec of a pre-trained model ("vit-joint", "resnet-joint", "separated-image")."""
         from . import pretrain
 
         out = self.models_dir
-        cfg, weights = out / f"{name}.json", out / f"{name}.pt"
+        cfg, weights = self._model_files(name)
         if not (cfg.exists() and weights.exists()):
             t0 = time.time()
             frames, captions, scenes = self.pretrain_data()
@@ -118,7 +124,7 @@ class MiniBuild:
         from .text_encoder import train_text_encoder
 
         out = self.models_dir / "separated-text"
-        if not (out / "config.json").exists():
+        if not all(f.exists() for f in self._model_files("separated-text")):
             t0 = time.time()
             out.parent.mkdir(parents=True, exist_ok=True)
             _, captions, _ = self.pretrain_data()
@@ -136,11 +142,10 @@ class MiniBuild:
 
     def is_built(self, backbone: str, splits, patch_frames: int) -> bool:
         """Whether the backbone's models and these splits' features are all cached."""
-        text = self.text_model(backbone)
-        models = [self.models_dir / "separated-text" / "config.json"] if text == "separated-text" else []
-        models.append(self.models_dir / f"{IMAGE_MODEL[backbone]}.pt")
-        feats = [self.features_path(backbone, s, patch_frames) for s in splits]
-        return all(p.exists() for p in models + feats)
+        names = {IMAGE_MODEL[backbone], self.text_model(backbone)}
+        files = [f for name in names for f in self._model_files(name)]
+        files += [self.features_path(backbone, s, patch_frames) for s in splits]
+        return all(f.exists() for f in files)
 
     def text_spec(self, backbone: str) -> ModelSpec:
         """The text tower matching a backbone's image features."""

@@ -214,13 +214,13 @@ class ClipTextTower(nn.Module):
         x = m.transformer(x, attn_mask=None if m.attn_mask is None else m.attn_mask[:L, :L])
         return m.ln_final(x), m.text_projection
 
-    def _trim(self, ids: torch.Tensor) -> torch.Tensor:
+    def _trim(self, ids: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
         """Drop the padding after the batch's last EOT. Under CLIP's causal mask a position sees only
         itself and earlier ones, so every state up to an EOT is the same with or without the padding
         (up to float summation order), and a 10-token sentence no longer pays for 77 positions."""
         if self.model.attn_mask is None:  # not causal: padding is attended to, keep it
             return ids
-        return ids[:, : int(self._eot_index(ids).max()) + 1]
+        return ids[:, : int(eot.max()) + 1]
 
     @staticmethod
     def _project(x: torch.Tensor, proj) -> torch.Tensor:
@@ -235,7 +235,9 @@ class ClipTextTower(nn.Module):
     def forward(self, sentences: list[str], need_attention: bool = False) -> TextEncoding:
         tok: Tokenised = tokenize_with_spans(self.tokenizer, list(sentences), self.model.context_length, self._memo)
         device = self.model.token_embedding.weight.device
-        ids = self._trim(tok.ids.to(device))
+        ids = tok.ids.to(device)
+        eot = self._eot_index(ids)
+        ids = self._trim(ids, eot)
         captured: dict[str, torch.Tensor] = {}
         handles = self._attention_hooks(captured) if need_attention else []
         try:
@@ -243,7 +245,6 @@ class ClipTextTower(nn.Module):
         finally:
             for h in handles:
                 h.remove()
-        eot = self._eot_index(ids)
         rows = torch.arange(len(ids), device=device)
         tokens = self._project(states, proj)
         sentence = self._project(states[rows, eot], proj)  # pooled first, exactly as encode_text
