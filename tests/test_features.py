@@ -175,3 +175,45 @@ def test_vgg_hdf5_reader(tmp_path):
     (tmp_path / "bad.hdf5").write_bytes(b"not hdf5")
     with pytest.raises(VdiError, match="not a readable HDF5"):
         VggFeatureSet(tmp_path / "bad.hdf5")
+
+
+# --- reading stacked feature files (issue 10: truncated .npz, fewer videos than expected) ------
+
+def test_load_npz_and_check_video_count_are_one_line(tmp_path):
+    from vdi_core.features.store import check_video_count, load_npz
+
+    path = tmp_path / "train.npz"
+    np.savez(path, **{"global": np.zeros((3, 4, 2), np.float16)})
+    assert load_npz(path, ["global"], "rebuild it")["global"].shape == (3, 4, 2)
+    with pytest.raises(VdiError, match=r"train.npz: no array 'patches' \(has global\); rebuild it"):
+        load_npz(path, ["patches"], "rebuild it")
+    check_video_count(3, ["a", "b", "c"], path, "rebuild it")
+    with pytest.raises(VdiError, match=r"features of 3 videos for 5 videos; missing 2 \(d, e\); rebuild it"):
+        check_video_count(3, ["a", "b", "c", "d", "e"], path, "rebuild it")
+    with pytest.raises(VdiError, match=r"features of 3 videos for 2 videos; the file belongs to another"):
+        check_video_count(3, ["a", "b"], path, "rebuild it")
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 10):
+        path.write_bytes(data[:cut])
+        with pytest.raises(VdiError, match=r"train.npz: truncated or unreadable feature file .*; rebuild it"):
+            load_npz(path, ["global"], "rebuild it")
+    with pytest.raises(VdiError, match=r"missing.npz not found; rebuild it"):
+        load_npz(tmp_path / "missing.npz", ["global"], "rebuild it")
+
+
+def test_resume_over_a_damaged_npz_or_fingerprint_is_one_line(videos, spec, tmp_path):
+    from vdi_core.towers.image import TRANSFORM_VERSION
+
+    out = tmp_path / "f"
+    extract_features(list_videos(videos), out, spec, fps=3, patch_frames=4, progress=False)
+    stored = fpr.read(out)
+    assert stored["declared"]["transform"] == TRANSFORM_VERSION
+    fpr.write(out, stored["declared"], {})  # as if killed before the fingerprint flush
+    data = (out / "BBBBB.npz").read_bytes()
+    (out / "BBBBB.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VdiError, match=r"BBBBB.npz: truncated or unreadable feature file.*delete it and rerun"):
+        extract_features(list_videos(videos), out, spec, fps=3, patch_frames=4, progress=False)
+    for text in ("[1, 2]", '{"format": 1, "declared": "x"}', "\xff\xfe"):
+        (out / "features.json").write_text(text, encoding="latin-1")
+        with pytest.raises(VdiError, match=r"features.json: (not a feature fingerprint|unreadable fingerprint)"):
+            fpr.read(out)
