@@ -91,13 +91,16 @@ STA_CSV = "id,subject,length\nAO8RW,s,30.5\nBBBBB,s,{length}\n"
 
 
 def _sta(line: str, length: str = "10.0"):
-    """A Charades-STA test split: one good line and `line`, durations from the v1 csv files."""
+    """A Charades-STA test split: one good line and `line`, durations from the v1 csv files
+    (lone surrogates in `line` or `length` become the raw bytes of a non-UTF-8 file)."""
     def prepare(tmp: Path) -> list[str]:
         root = tmp / "data"
         (root / "charades_sta").mkdir(parents=True)
-        (root / "charades_sta/charades_sta_test.txt").write_text(f"AO8RW 0.0 6.9##a person opens a door.\n{line}\n")
+        text = f"AO8RW 0.0 6.9##a person opens a door.\n{line}\n"
+        (root / "charades_sta/charades_sta_test.txt").write_bytes(text.encode("utf-8", "surrogateescape"))
         (root / "charades_sta/Charades_v1_train.csv").write_text("id,subject,length\n")
-        (root / "charades_sta/Charades_v1_test.csv").write_text(STA_CSV.format(length=length))
+        (root / "charades_sta/Charades_v1_test.csv").write_bytes(
+            STA_CSV.format(length=length).encode("utf-8", "surrogateescape"))
         return ["data", "stats", "--root", str(root), "--split", "charades_sta/test"]
     return prepare
 
@@ -130,6 +133,10 @@ ANNOTATION_CASES = [
          phrase="Charades_v1_test.csv:3: length 'nan' is not a finite"),
     Case("data-sta-csv-negative-length", "4", _sta("BBBBB 1.0 4.0##a person sits.", length="-10"),
          phrase="length '-10' of video BBBBB is not > 0"),
+    Case("data-sta-not-utf8", "5", _sta("BBBBB 1.0 4.0##a person sits \udcff."),
+         phrase="charades_sta_test.txt: not UTF-8 text"),
+    Case("data-sta-csv-not-utf8", "5", _sta("BBBBB 1.0 4.0##a person sits.", length="1\udcff"),
+         phrase="Charades_v1_test.csv: not UTF-8 text"),
     # item 5: five kinds of malformed annotation JSON gave a traceback
     Case("data-json-duration-abc", "5", _json(_entry(duration="abc")),
          phrase="key 'BAD01': 'duration' is 'abc', expected a number"),

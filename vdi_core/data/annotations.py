@@ -18,6 +18,7 @@ import csv
 import json
 import math
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,11 +89,25 @@ def _number(value, where: str, what: str) -> float:
     return out
 
 
+@contextmanager
+def _reading(path: Path, fix: str):
+    """Turn what reading a text file can raise (not UTF-8, unreadable, a csv with NUL bytes) into
+    one line naming the file."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise VdiError(f"{path}: not UTF-8 text (byte {e.start}); {fix}") from None
+    except csv.Error as e:
+        raise VdiError(f"{path}: not a readable csv ({e}); {fix}") from None
+    except OSError as e:
+        raise VdiError(f"{path}: cannot be read ({e.strerror or e}); {fix}") from None
+
+
 def read_charades_durations(csv_paths: list[Path]) -> dict[str, float]:
     """Charades v1 `id -> length` (seconds) from one or more metadata csv files."""
     durations: dict[str, float] = {}
     for path in csv_paths:
-        with open(path, newline="", encoding="utf-8") as f:
+        with _reading(path, "re-fetch it (vdi data fetch charades_sta)"), open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"id", "length"} <= set(reader.fieldnames):
                 raise VdiError(f"{path}: expected a Charades v1 csv with columns 'id' and 'length', "
@@ -111,7 +126,7 @@ def load_charades_sta(name: str, txt_path: Path, durations: dict[str, float]) ->
     videos: dict[str, AnnotatedVideo] = {}
     per_video: Counter = Counter()
     split = AnnotationSplit(name, [], 0)
-    with open(txt_path, encoding="utf-8") as f:
+    with _reading(txt_path, "re-fetch it (vdi data fetch charades_sta)"), open(txt_path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -207,6 +222,8 @@ def read_json_file(json_path: Path):
                        f"{fix}") from None
     except RecursionError:
         raise VdiError(f"{json_path}: JSON nested too deeply to be annotations; {fix}") from None
+    except OSError as e:
+        raise VdiError(f"{json_path}: cannot be read ({e.strerror or e}); {fix}") from None
 
 
 def load_grounding_json(name: str, json_path: Path) -> AnnotationSplit:
