@@ -127,6 +127,10 @@ def numpy_loop_score(pred, gt, thresh=0.5, ks=(1, 5), ious=(0.3, 0.5, 0.7)):
 
 @pytest.mark.bench
 def test_bench_score_vs_per_query_loops(benchmark):
+    """Issue 10 item 10 asked for >= 20x a per-query numpy loop. Not reachable with JSON-shaped
+    input: turning the 662k Python floats into an array (done once by `score`, per query by the
+    loop) costs more than half of the loop's time on its own. Measured and printed, not asserted;
+    the numbers must be identical."""
     from vdi_core.metrics import score
 
     pred, gt = _activitynet_like_json()
