@@ -295,7 +295,7 @@ def _pred_arrays(pred, qids, durations, where):
     if flat is not None:
         # bool is an int subclass and converts to 0.0/1.0: look at the types of those values only.
         for i in np.flatnonzero((flat == 0.0) | (flat == 1.0)).tolist():
-            if isinstance(rows[i // 3][i % 3], bool):
+            if isinstance(rows[i // 3][i % 3], (bool, np.bool_)):
                 flat = None
                 break
     if flat is not None:
