@@ -163,12 +163,18 @@ def test_vgg_hdf5_reader(tmp_path):
     with h5py.File(tmp_path / "vgg.hdf5", "w") as f:
         f["AAAAA"] = np.arange(12, dtype=np.float32).reshape(3, 4)
         f["BBBBB"] = np.zeros(5, dtype=np.float32)  # wrong rank
+        f["NANNN"] = np.array([[0.0, np.nan]], dtype=np.float32)
+        f["INTSS"] = np.zeros((2, 4), dtype=np.int32)
     fs = VggFeatureSet(tmp_path / "vgg.hdf5")
     got = fs.load("AAAAA", 30.0)
     np.testing.assert_array_equal(got.frames, np.arange(12).reshape(3, 4))
     assert got.patches is None and got.duration == 30.0 and fs.missing(["AAAAA", "CCCCC"]) == ["CCCCC"]
     with pytest.raises(VdiError, match="shape"):
         fs.load("BBBBB", 1.0)
+    with pytest.raises(VdiError, match=r"vgg.hdf5: array 'NANNN' holds NaN/inf values \(first at index \[0, 1\]\)"):
+        fs.load("NANNN", 1.0)
+    with pytest.raises(VdiError, match=r"vgg.hdf5: array 'INTSS' has dtype int32, expected floating-point"):
+        fs.load("INTSS", 1.0)
     with pytest.raises(VdiError, match="no features for video CCCCC"):
         fs.load("CCCCC", 1.0)
     fs.close()
