@@ -138,6 +138,15 @@ def test_charades_csv_bad_lengths(tmp_path, length, message):
         read_charades_durations([tmp_path / "meta.csv"])
 
 
+def test_charades_csv_conflicting_lengths_are_refused(tmp_path):
+    (tmp_path / "a.csv").write_text("id,subject,length\nAO8RW,s,30.5\n")
+    (tmp_path / "b.csv").write_text("id,subject,length\nAO8RW,s,30.5\nBBBBB,s,3\n")
+    assert read_charades_durations([tmp_path / "a.csv", tmp_path / "b.csv"]) == {"AO8RW": 30.5, "BBBBB": 3.0}
+    (tmp_path / "b.csv").write_text("id,subject,length\nAO8RW,s,31.5\n")
+    with pytest.raises(VdiError, match=r"b.csv:2: video AO8RW is listed again with length 31.5 \(before: 30.5\)"):
+        read_charades_durations([tmp_path / "a.csv", tmp_path / "b.csv"])
+
+
 def test_missing_split_lists_the_fetch_command(tmp_path):
     with pytest.raises(MissingData) as e:
         load_split("charades_sta/test", tmp_path)

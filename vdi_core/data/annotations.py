@@ -114,7 +114,11 @@ def read_charades_durations(csv_paths: list[Path]) -> dict[str, float]:
                                f"got {reader.fieldnames}; re-fetch it (vdi data fetch charades_sta)")
             for row in reader:
                 where = f"{path}:{reader.line_num}"
-                length = durations[row["id"]] = _float(row["length"], where, "length")
+                length = _float(row["length"], where, "length")
+                if durations.get(row["id"], length) != length:  # the last would win silently
+                    raise VdiError(f"{where}: video {row['id']} is listed again with length {length} "
+                                   f"(before: {durations[row['id']]}); fix the file or re-fetch it")
+                durations[row["id"]] = length
                 if length <= 0:
                     raise VdiError(f"{where}: length {row['length']!r} of video {row['id']} is not > 0 seconds; "
                                    "fix the line or re-fetch the file (vdi data fetch charades_sta)")
