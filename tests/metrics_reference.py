@@ -1,7 +1,7 @@
 """Straightforward per-query Python-loop evaluators: the reference that vdi_core.metrics must equal.
 
 Pure Python (lists and floats, no torch) so they share no code with the vectorised evaluator; they
-follow its documented definitions: stable ranking by score (ties keep candidate order), greedy NMS
+follow its documented definitions: ranking by score (exact ties: earlier start, then end), greedy NMS
 suppressing IoU > thresh (clip units on the 2D map, seconds for `score`), cell (i, j) spanning
 [(i*D)/N, ((j+1)*D)/N], inclusive IoU thresholds, means via math.fsum. Not collected by pytest
 (no test_ prefix); loaded by tests/test_metrics.py and tests/bench/test_bench_metrics.py.
@@ -18,7 +18,8 @@ def ref_tiou(a, b):
 
 def ref_rank(cands, thresh, k):
     """cands: list of (start, end, score); indices of the first k moments greedy NMS keeps."""
-    ranked = sorted(range(len(cands)), key=lambda c: -cands[c][2])  # sorted() is stable
+    # Exact score ties: earlier start, then earlier end, then list order (sorted() is stable).
+    ranked = sorted(range(len(cands)), key=lambda c: (-cands[c][2], cands[c][0], cands[c][1]))
     kept = []
     for c in ranked:
         if thresh is None or all(ref_tiou(cands[c], cands[o]) <= thresh for o in kept):

@@ -76,13 +76,75 @@ def test_json_key_variants(tmp_path):
     ({"duration": 5, "timestamps": [[0, 1]], "sentences": ["s", "t"]},
      r"'sentences' \(2\) does not match the 1 moments"),
     ({"duration": 5, "sentences": ["s"]}, "no 'timestamps'"),
-    ({"duration": 5, "timestamps": [[0, 1, 2]], "sentences": ["s"]}, "moment 0 is"),
+    ({"duration": 5, "timestamps": [[0, 1, 2]], "sentences": ["s"]}, r"'timestamps'\[0\] is \[0, 1, 2\]"),
+    # issue 10: each of these was a traceback or a silently kept value
+    ({"duration": "abc", "timestamps": [[0, 1]], "sentences": ["s"]}, r"'duration' is 'abc', expected a number"),
+    ({"duration": "12.5", "timestamps": [[0, 1]], "sentences": ["s"]}, r"'duration' is '12.5', expected a number"),
+    ({"duration": 5, "timestamps": [3.5], "sentences": ["s"]}, r"'timestamps'\[0\] is 3.5, expected \[start, end\]"),
+    ({"duration": 5, "timestamps": [["1,5", 3]], "sentences": ["s"]}, r"'timestamps'\[0\]\[0\] is '1,5'"),
+    ({"duration": 5, "timestamps": [[0, 1]], "sentences": [None]}, r"'sentences'\[0\] is None"),
+    ({"duration": 5, "timestamps": [[0, 1]], "sentences": ["   "]}, r"'sentences'\[0\] is '   '"),
+    ({"duration": 5, "timestamps": [[True, 1]], "sentences": ["s"]}, r"'timestamps'\[0\]\[0\] is True"),
+    ({"duration": 5, "timestamps": [[0, None]], "sentences": ["s"]}, r"'timestamps'\[0\]\[1\] is None"),
+    ({"duration": 5, "timestamps": "0 1", "sentences": ["s"]}, r"'timestamps' is '0 1', expected a list"),
+    ({"duration": 5, "timestamps": [[0, 1]], "sentences": "s"}, r"'sentences' \('s'\) does not match"),
+    ({"duration": -5, "timestamps": [[0, 1]], "sentences": ["s"]}, r"'duration' is -5, expected > 0"),
+    ({"duration": 0, "timestamps": [[0, 1]], "sentences": ["s"]}, r"'duration' is 0, expected > 0"),
+    ({"video_duration": 5, "framestamps": [[0, 16]], "decode_fps": 0, "sentences": ["s"]}, r"'decode_fps' is 0"),
+    ("a string entry", r"entry is 'a string entry', expected an object"),
+    (7, r"entry is 7, expected an object"),
+    (None, r"entry is None, expected an object"),
 ])
 def test_json_bad_entries(tmp_path, entry, message):
     (tmp_path / "a.json").write_text(json.dumps({"VID01": entry}))
     with pytest.raises(VdiError, match=message) as e:
         load_grounding_json("x/y", tmp_path / "a.json")
     assert "key 'VID01'" in str(e.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"V": {"duration": NaN, "timestamps": [[0, 1]], "sentences": ["s"]}}', r"key 'V': 'duration' is nan"),
+    ('{"V": {"duration": 5, "timestamps": [[NaN, 1]], "sentences": ["s"]}}', r"'timestamps'\[0\]\[0\] is nan"),
+    ('{"V": {"duration": 5, "timestamps": [[0, Infinity]], "sentences": ["s"]}}', r"'timestamps'\[0\]\[1\] is inf"),
+    ('{"V": {"duration": 5, "timestamps": [[0, 1e999]], "sentences": ["s"]}}', r"'timestamps'\[0\]\[1\] is inf"),
+    ('{"V": {"duration": 5, "timestamps": [[0, 1]], "sentences": ["s"]}, '
+     '"V": {"duration": 5, "timestamps": [[1, 2]], "sentences": ["t"]}}', r"key 'V' appears more than once"),
+    ('{"V": {"duration": 5,\n "timestamps": [[0, 1]] "sentences": ["s"]}}', r"a.json:2: not valid JSON"),
+    ('[' * 200_000 + ']' * 200_000, "nested too deeply"),
+    ('[1, 2]', "expected a JSON object keyed by video id, got list"),
+])
+def test_json_malformed_files(tmp_path, text, message):
+    (tmp_path / "a.json").write_text(text)
+    with pytest.raises(VdiError, match=message):
+        load_grounding_json("x/y", tmp_path / "a.json")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("AO8RW nan 4.0##a nan start.", r":2: start 'nan' is not a finite number"),
+    ("AO8RW 0.0 inf##an infinite end.", r":2: end 'inf' is not a finite number"),
+    ("AO8RW 0.0 NaN##a nan end.", r":2: end 'NaN' is not a finite number"),
+    ("AO8RW 1,5 4.0##a decimal comma.", r":2: start '1,5' is not a number"),
+])
+def test_sta_non_finite_times_are_refused(tmp_path, line, message):
+    with pytest.raises(VdiError, match=message):
+        _sta(tmp_path, "AO8RW 0.0 6.9##fine.\n" + line + "\n")
+
+
+@pytest.mark.parametrize("length, message", [("nan", "not a finite"), ("-3", "not > 0"), ("0", "not > 0"),
+                                             ("abc", "is not a number")])
+def test_charades_csv_bad_lengths(tmp_path, length, message):
+    (tmp_path / "meta.csv").write_text(f"id,subject,length\nAO8RW,s,30.5\nBBBBB,s,{length}\n")
+    with pytest.raises(VdiError, match=f"meta.csv:3: length.*{message}"):
+        read_charades_durations([tmp_path / "meta.csv"])
+
+
+def test_charades_csv_conflicting_lengths_are_refused(tmp_path):
+    (tmp_path / "a.csv").write_text("id,subject,length\nAO8RW,s,30.5\n")
+    (tmp_path / "b.csv").write_text("id,subject,length\nAO8RW,s,30.5\nBBBBB,s,3\n")
+    assert read_charades_durations([tmp_path / "a.csv", tmp_path / "b.csv"]) == {"AO8RW": 30.5, "BBBBB": 3.0}
+    (tmp_path / "b.csv").write_text("id,subject,length\nAO8RW,s,31.5\n")
+    with pytest.raises(VdiError, match=r"b.csv:2: video AO8RW is listed again with length 31.5 \(before: 30.5\)"):
+        read_charades_durations([tmp_path / "a.csv", tmp_path / "b.csv"])
 
 
 def test_missing_split_lists_the_fetch_command(tmp_path):

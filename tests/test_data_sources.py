@@ -17,6 +17,7 @@ from vdi_core.features.store import LazyPatches
 from vdi_core.grounding.config import DataConfig
 from vdi_core.sources import MissingData, get_source
 from vdi_core.tasks import RunContext
+from vdi_core.towers.image import TRANSFORM_VERSION
 
 DIM, PATCHES = 8, 3
 TRAIN = {"TRN01": {"duration": 30.0, "timestamps": [[0.0, 6.9], [5.0, 31.0]], "sentences": ["a", "b"]},
@@ -40,7 +41,7 @@ def _write_root(root: Path, train=TRAIN, evaluation=EVAL, fps=3.0, durations=Non
     folder = clip_feature_dir(root, "charades", BACKBONES["vit-joint"], 3.0, 32)
     folder.mkdir(parents=True)
     declared = {"model": "ViT-B-32-quickgelu", "weights_sha256": m["clip_vit_b32_openai"].sha256,
-                "quick_gelu": True, "fps": fps, "patch_frames": 32}
+                "quick_gelu": True, "fps": fps, "patch_frames": 32, "transform": TRANSFORM_VERSION}
     rng = np.random.default_rng(0)
     for vid, entry in {**train, **evaluation}.items():
         duration = (durations or {}).get(vid, entry["duration"])
@@ -128,6 +129,53 @@ def test_missing_video_features(root, tmp_path):
     folder = _write_root(root)
     (folder / "EVL01.npz").unlink()
     with pytest.raises(MissingData, match=r"features of 1 videos \(e.g. EVL01\).*vdi features extract"):
+        get_source("paper", "grounding")(DataConfig(), _ctx(tmp_path, []))
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: _truncate(p, 0.5), r"EVL01.npz: truncated or unreadable feature file \(BadZipFile"),
+    (lambda p: p.write_bytes(b""), r"EVL01.npz: truncated or unreadable feature file"),
+    (lambda p: p.write_bytes(b"not a zip file at all"), r"EVL01.npz: truncated or unreadable feature file"),
+    (lambda p: np.savez(p, frames=np.full((36, DIM), np.nan, np.float32), duration=np.float64(12.0)),
+     r"EVL01.npz: array 'frames' holds NaN/inf values \(first at index \[0, 0\]\)"),
+    (lambda p: np.savez(p, frames=np.zeros((36, DIM + 1), np.float32), duration=np.float64(12.0)),
+     r"EVL01.npz: array 'frames' has shape \(36, 9\), expected 2 dimensions ending in 8"),
+    (lambda p: np.savez(p, frames=np.zeros((36,), np.float32), duration=np.float64(12.0)),
+     r"EVL01.npz: array 'frames' has shape \(36,\), expected 2 dimensions"),
+    (lambda p: np.savez(p, frames=np.zeros((36, DIM), np.int64), duration=np.float64(12.0)),
+     r"EVL01.npz: array 'frames' has dtype int64, expected floating-point"),
+    (lambda p: np.savez(p, frames=np.zeros((36, DIM), np.float32)), r"EVL01.npz: no array 'duration'"),
+    (lambda p: np.savez(p, frames=np.zeros((36, DIM), np.float32), duration=np.float64(np.nan)),
+     r"EVL01.npz: 'duration' is .*nan.*expected seconds > 0"),
+])
+def test_damaged_feature_files_are_one_line_naming_the_file(root, tmp_path, damage, message):
+    folder = _write_root(root)
+    damage(folder / "EVL01.npz")
+    with pytest.raises(VdiError, match=message) as e:
+        get_source("paper", "grounding")(DataConfig(), _ctx(tmp_path, []))
+    assert "\n" not in str(e.value) and "vdi features extract" in str(e.value)
+
+
+def test_truncated_patches_are_one_line_when_read(root, tmp_path):
+    folder = _write_root(root)
+    splits = get_source("paper", "grounding")(DataConfig(), _ctx(tmp_path, []))
+    path = folder / "EVL01.npz"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 200])  # the zip directory at the end is cut
+    with pytest.raises(VdiError, match=r"EVL01.npz: truncated or unreadable feature file"):
+        np.asarray(splits.eval[0].patches)
+
+
+def test_features_of_an_older_transform_are_not_reused(root, tmp_path):
+    folder = _write_root(root)
+    stored = fpr.read(folder)
+    fpr.write(folder, {k: v for k, v in stored["declared"].items() if k != "transform"}, {})  # before item 11
+    with pytest.raises(VdiError, match=rf"transform: stored None, now {TRANSFORM_VERSION}.*delete the folder"):
         get_source("paper", "grounding")(DataConfig(), _ctx(tmp_path, []))
 
 

@@ -163,15 +163,63 @@ def test_vgg_hdf5_reader(tmp_path):
     with h5py.File(tmp_path / "vgg.hdf5", "w") as f:
         f["AAAAA"] = np.arange(12, dtype=np.float32).reshape(3, 4)
         f["BBBBB"] = np.zeros(5, dtype=np.float32)  # wrong rank
+        f["NANNN"] = np.array([[0.0, np.nan]], dtype=np.float32)
+        f["INTSS"] = np.zeros((2, 4), dtype=np.int32)
     fs = VggFeatureSet(tmp_path / "vgg.hdf5")
     got = fs.load("AAAAA", 30.0)
     np.testing.assert_array_equal(got.frames, np.arange(12).reshape(3, 4))
     assert got.patches is None and got.duration == 30.0 and fs.missing(["AAAAA", "CCCCC"]) == ["CCCCC"]
     with pytest.raises(VdiError, match="shape"):
         fs.load("BBBBB", 1.0)
+    with pytest.raises(VdiError, match=r"vgg.hdf5: array 'NANNN' holds NaN/inf values \(first at index \[0, 1\]\)"):
+        fs.load("NANNN", 1.0)
+    with pytest.raises(VdiError, match=r"vgg.hdf5: array 'INTSS' has dtype int32, expected floating-point"):
+        fs.load("INTSS", 1.0)
     with pytest.raises(VdiError, match="no features for video CCCCC"):
         fs.load("CCCCC", 1.0)
     fs.close()
     (tmp_path / "bad.hdf5").write_bytes(b"not hdf5")
     with pytest.raises(VdiError, match="not a readable HDF5"):
         VggFeatureSet(tmp_path / "bad.hdf5")
+
+
+# --- reading stacked feature files (issue 10: truncated .npz, fewer videos than expected) ------
+
+def test_load_npz_and_check_video_count_are_one_line(tmp_path):
+    from vdi_core.features.store import check_video_count, load_npz
+
+    path = tmp_path / "train.npz"
+    np.savez(path, **{"global": np.zeros((3, 4, 2), np.float16)})
+    assert load_npz(path, ["global"], "rebuild it")["global"].shape == (3, 4, 2)
+    with pytest.raises(VdiError, match=r"train.npz: no array 'patches' \(has global\); rebuild it"):
+        load_npz(path, ["patches"], "rebuild it")
+    check_video_count(3, ["a", "b", "c"], path, "rebuild it")
+    with pytest.raises(VdiError, match=r"features of 3 videos for 5 videos; missing 2 \(d, e\); rebuild it"):
+        check_video_count(3, ["a", "b", "c", "d", "e"], path, "rebuild it")
+    with pytest.raises(VdiError, match=r"features of 3 videos for 2 videos; the file belongs to another"):
+        check_video_count(3, ["a", "b"], path, "rebuild it")
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 10):
+        path.write_bytes(data[:cut])
+        with pytest.raises(VdiError, match=r"train.npz: truncated or unreadable feature file .*; rebuild it"):
+            load_npz(path, ["global"], "rebuild it")
+    with pytest.raises(VdiError, match=r"missing.npz not found; rebuild it"):
+        load_npz(tmp_path / "missing.npz", ["global"], "rebuild it")
+
+
+def test_resume_over_a_damaged_npz_or_fingerprint_is_one_line(videos, spec, tmp_path):
+    from vdi_core.towers.image import TRANSFORM_VERSION
+
+    out = tmp_path / "f"
+    extract_features(list_videos(videos), out, spec, fps=3, patch_frames=4, progress=False)
+    stored = fpr.read(out)
+    assert stored["declared"]["transform"] == TRANSFORM_VERSION
+    fpr.write(out, stored["declared"], {})  # as if killed before the fingerprint flush
+    data = (out / "BBBBB.npz").read_bytes()
+    (out / "BBBBB.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VdiError, match=r"BBBBB.npz: truncated or unreadable feature file.*delete it and rerun"):
+        extract_features(list_videos(videos), out, spec, fps=3, patch_frames=4, progress=False)
+    for text in ("[1, 2]", '{"format": 1, "declared": "x"}', "\xff\xfe"):
+        (out / "features.json").write_text(text, encoding="latin-1")
+        with pytest.raises(VdiError, match=r"features.json: (not a feature fingerprint|unreadable fingerprint)"):
+            fpr.read(out)

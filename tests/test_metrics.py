@@ -178,8 +178,8 @@ def _random_json(rng, q=40, max_cands=12):
         gt[f"v{k}"] = {"moment": [s, e], "duration": d}
         cands = []
         for _ in range(rng.randint(0, max_cands)):
-            a = rng.choice([rng.uniform(0, d), float(rng.randint(0, 10))])
-            b = a + rng.choice([rng.uniform(0, d / 2), float(rng.randint(0, 4))])
+            a = min(rng.choice([rng.uniform(0, d), float(rng.randint(0, 10))]), d)
+            b = min(a + rng.choice([rng.uniform(0, d / 2), float(rng.randint(0, 4))]), d)  # inside the video
             cands.append([a, b, rng.choice([0.5, 0.25, rng.random()])])   # ties
         pred[f"v{k}"] = cands
     return pred, gt
@@ -238,11 +238,58 @@ def test_score_empty_candidate_list_is_a_miss():
     ({"a": []}, {"moment": [11, 12], "duration": 10}, r"outside the video"),
     ({"a": []}, {"moment": [1, 2]}, r"gt\['a'\]: expected"),
     ({"a": []}, {"moment": [1, 2], "duration": -3}, r"gt\['a'\]\['duration'\]"),
+    ({"a": [[0, 1, 0.5], [-0.5, 2, 0.4]]}, None, r"pred\['a'\]\[1\]: \[-0.5, 2.0\] is not inside the video"),
+    ({"a": [[0, 10.5, 0.5]]}, None, r"pred\['a'\]\[0\]: \[0.0, 10.5\] is not inside the video \[0, 10\]"),
+    ({"a": [[0, 1, True]]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": [[0, 1, "0.5"]]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": [[0, 1, None]]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": ["0 1"]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": ["123"]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": [[0, [1], 0.5]]}, None, r"pred\['a'\]\[0\]: expected three"),
+    ({"a": [7]}, None, r"pred\['a'\]\[0\]: expected three"),
 ])
 def test_score_rejects_bad_input_with_location(pred, gt_entry, message):
     gt = {"a": gt_entry or {"moment": [0, 4], "duration": 10}}
     with pytest.raises(VdiError, match=message):
         score(pred, gt)
+
+
+def test_score_accepts_an_end_at_the_duration_up_to_float_rounding():
+    gt = {"a": {"moment": [0, 4], "duration": 10}}
+    out = score({"a": [[0, 10 * (1 + 1e-9), 1.0]]}, gt, ks=(1,), ious=(0.3,))
+    assert out["R@1,IoU=0.3"] == 100.0 and out["mIoU"] == pytest.approx(40.0)
+    with pytest.raises(VdiError, match="not inside the video"):
+        score({"a": [[0, 10 * (1 + 1e-5), 1.0]]}, gt)
+
+
+def test_score_breaks_exact_ties_by_start_then_end():
+    # Three candidates tie at 0.9; the earliest start wins, then the earliest end, whatever the list order.
+    gt = {"a": {"moment": [2, 4], "duration": 10}}
+    cands = [[2, 4, 0.9], [0, 4, 0.9], [0, 2, 0.9], [6, 8, 0.1]]   # rank: [0, 2], [0, 4], [2, 4] ...
+    for perm in ([0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2]):
+        out = score({"a": [cands[i] for i in perm]}, gt, nms=None, ks=(1, 2, 3), ious=(0.5,))
+        # top-1 [0, 2] (tIoU 0), top-2 [0, 4] (0.5), top-3 [2, 4] (1.0)
+        assert out == {"R@1,IoU=0.5": 0.0, "R@2,IoU=0.5": 100.0, "R@3,IoU=0.5": 100.0, "mIoU": 0.0}
+    assert nms([[2, 4], [0, 4], [0, 2]], [0.9, 0.9, 0.9], None).tolist() == [2, 1, 0]
+
+
+def test_score_is_a_function_of_the_set_of_candidates_on_a_tie_heavy_case():
+    # Scores from 4 levels on a coarse grid: most candidates tie. Shuffling a query's candidates
+    # moved R@1 IoU=0.3 from 54 to 56 when ties kept list order (issue 10, item 9).
+    rng = random.Random(11)
+    pred, gt = {}, {}
+    for k in range(60):
+        d = 20.0
+        gt[f"q{k}"] = {"moment": sorted(rng.sample(range(21), 2)), "duration": d}
+        pred[f"q{k}"] = [[float(i), float(j), rng.choice([0.25, 0.5, 0.75, 1.0])]
+                         for i in range(0, 20, 2) for j in range(i + 2, 21, 2)]
+    base = score(pred, gt)
+    assert base == ref.reference_score(pred, gt)
+    for seed in range(5):
+        r = random.Random(seed)
+        shuffled = {q: r.sample(c, len(c)) for q, c in pred.items()}
+        assert score(shuffled, gt) == base
+        assert score(shuffled, gt, nms=None) == score(pred, gt, nms=None)
 
 
 def test_score_rejects_empty_gt_and_bad_options():
@@ -281,6 +328,25 @@ def test_cli_score_errors_are_one_line(tmp_path, capsys):
     assert "not valid JSON at line 2" in capsys.readouterr().err
     assert cli.main(["score", "--pred", str(tmp_path / "missing.json"), "--gt", g]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_score_refuses_duplicate_query_ids_and_deep_nesting(tmp_path, capsys):
+    g = _write(tmp_path / "gt.json", {"q1": {"moment": [0, 1], "duration": 5}, "q2": {"moment": [1, 2], "duration": 5}})
+    p = tmp_path / "pred.json"
+    # The last "q1" would score R@1 = 100 with exit 0; the first scores 50.
+    p.write_text('{"q1": [[3, 4, 1.0]], "q2": [[1, 2, 1.0]], "q1": [[0, 1, 1.0]]}')
+    assert cli.main(["score", "--pred", str(p), "--gt", g]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "key 'q1' appears more than once" in err
+    dup_gt = tmp_path / "dup_gt.json"
+    dup_gt.write_text('{"q1": {"moment": [0, 1], "duration": 5}, "q1": {"moment": [1, 2], "duration": 5}}')
+    assert cli.main(["score", "--pred", _write(tmp_path / "ok.json", {"q1": []}), "--gt", str(dup_gt)]) == 2
+    assert "key 'q1' appears more than once" in capsys.readouterr().err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    assert cli.main(["score", "--pred", str(deep), "--gt", g]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nested too deeply" in err
 
 
 # --- real annotations -------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 Definitions (all values returned x100, as Python floats):
 - tIoU(a, b) = max(0, min(e_a, e_b) - max(s_a, s_b)) / (max(e_a, e_b) - min(s_a, s_b)), in float64;
   0 where the union is empty (two zero-length spans).
-- Ranking and ties: candidates are sorted by score, descending, with a *stable* sort, so equal
-  scores keep their candidate order: row-major (i, then j) over the valid cells of the 2D map in
-  `evaluate`, the order of the list in `score`. (MMN's unstable torch sort leaves ties undefined.)
+- Ranking and ties: candidates are sorted by score, descending; exact ties go to the earlier
+  start, then the earlier end: row-major (i, then j) over the valid cells of the 2D map in
+  `evaluate` (MMN's map order under a stable sort), and the same (start, end) order in `score`, so
+  a score is a function of the *set* of candidates, not of their list order. (MMN's unstable
+  torch sort leaves ties undefined.)
 - Greedy NMS: walk the ranking, keep a candidate unless its IoU with an already kept one is
   > `nms` (strictly). nms=None disables suppression. Only the first max(ks) kept ones matter, so
   the vectorised form stops there: step t keeps, for every query at once, the best candidate not
@@ -26,9 +28,11 @@ from __future__ import annotations
 import logging
 import math
 
+import numpy as np
 import torch
 
 from .errors import VdiError, did_you_mean
+from .prediction_checks import gt_entry, pred_arrays
 
 KS = (1, 5)
 IOUS = (0.3, 0.5, 0.7)
@@ -66,31 +70,51 @@ def _check_options(nms, ks, ious) -> None:
         raise VdiError(f"IoU thresholds must be in (0, 1], got {ious!r}; e.g. (0.3, 0.5, 0.7)")
 
 
-def _greedy_topk(scores, valid, k, suppress, chunk=2048):
+def _greedy_topk(scores, valid, k, suppress, chunk=2048, ties=None):
     """Indices [Q, k] (into the candidate axis) of the first k moments greedy NMS keeps, in rank
     order, and a bool [Q, k] saying which exist. scores/valid are [Q, K] (invalid = padding;
     valid=None: all valid). suppress(cand [q], rows slice) -> bool [q, K]: the candidates that the
-    kept `cand` suppresses.
+    kept `cand` suppresses. ties=(starts, ends) [Q, K]: exact score ties go to the earlier start,
+    then the earlier end (None: to the first index, for callers whose candidate order already is
+    that order, e.g. the row-major cells of the 2D map).
     Works on blocks of queries so ActivityNet-sized inputs stay within memory."""
     parts = []
     for a in range(0, scores.shape[0], chunk):
-        block_valid = None if valid is None else valid[a:a + chunk]
-        parts.append(_greedy_block(scores[a:a + chunk], block_valid, k, suppress, slice(a, a + chunk)))
+        rows = slice(a, a + chunk)
+        block_valid = None if valid is None else valid[rows]
+        block_ties = None if ties is None else (ties[0][rows], ties[1][rows])
+        parts.append(_greedy_block(scores[rows], block_valid, k, suppress, rows, block_ties))
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def _greedy_block(scores, valid, k, suppress, rows_slice):
+def _first_of_ties(remaining, best, ties):
+    """Per query, the index of the tied-best candidate with the smallest (start, end)."""
+    tied = remaining == best[:, None]
+    if not (tied.sum(dim=1) > 1).any():  # no ties anywhere (usual for float scores): max() decided
+        return tied.to(torch.uint8).argmax(dim=1)
+    starts, ends = ties
+    s_min = torch.where(tied, starts, math.inf).min(dim=1, keepdim=True).values
+    tied &= starts == s_min
+    e_min = torch.where(tied, ends, math.inf).min(dim=1, keepdim=True).values
+    tied &= ends == e_min
+    return tied.to(torch.uint8).argmax(dim=1)  # first index among identical (start, end, score)
+
+
+def _greedy_block(scores, valid, k, suppress, rows_slice, ties=None):
     q_count = scores.shape[0]
     device = scores.device
     # No sort needed: step t takes the best remaining candidate, and max() returns the first index
-    # among equal maxima -- the stable-sort tie rule. -inf marks "kept, suppressed or padding"
-    # (real scores are finite, checked by the callers).
+    # among equal maxima -- the stable-sort tie rule; with `ties`, exact ties are broken by (start,
+    # end) so the result depends on the set of candidates, not on their list order. -inf marks
+    # "kept, suppressed or padding" (real scores are finite, checked by the callers).
     remaining = scores.clone() if valid is None else scores.masked_fill(~valid, -math.inf)
     rows = torch.arange(q_count, device=device)
     kept = torch.zeros(q_count, k, dtype=torch.long, device=device)
     exists = torch.zeros(q_count, k, dtype=torch.bool, device=device)
     for t in range(k):
         best, cand = remaining.max(dim=1)
+        if ties is not None:
+            cand = _first_of_ties(remaining, best, ties)
         exists[:, t] = best > -math.inf
         kept[:, t] = cand
         remaining.masked_fill_(suppress(cand, rows_slice), -math.inf)
@@ -175,7 +199,8 @@ def evaluate(scores, mask, durations, gt, nms=0.5, ks=KS, ious=IOUS) -> dict:
 
 def nms(moments, scores, thresh=0.5, top_k=None) -> torch.Tensor:
     """Greedy NMS of one query's candidates: moments [K, 2], scores [K] -> LongTensor of the kept
-    candidates' indices in rank order (ties by candidate order), at most top_k of them."""
+    candidates' indices in rank order (exact score ties: earlier start, then earlier end, then
+    candidate order), at most top_k of them."""
     m = torch.as_tensor(moments, dtype=torch.float64)
     s = torch.as_tensor(scores, dtype=torch.float64, device=m.device)
     if m.dim() != 2 or m.shape[1] != 2 or s.shape != (m.shape[0],):
@@ -190,65 +215,15 @@ def nms(moments, scores, thresh=0.5, top_k=None) -> torch.Tensor:
         return torch.zeros(0, dtype=torch.long)
     k = m.shape[0] if top_k is None else min(top_k, m.shape[0])
     suppress = _seconds_suppressor(m[None, :, 0], m[None, :, 1], thresh)
-    kept, exists = _greedy_topk(s[None], None, k, suppress)
+    kept, exists = _greedy_topk(s[None], None, k, suppress, ties=(m[None, :, 0], m[None, :, 1]))
     return kept[0][exists[0]]
-
-def _is_number(x) -> bool:
-    try:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-    except OverflowError:  # a JSON integer beyond float range
-        return False
-
-
-def _gt_entry(qid, entry, where):
-    """(clamped moment [s, e], duration, whether clamping changed it) of one ground-truth entry."""
-    here = f"{where}[{qid!r}]"
-    if not isinstance(entry, dict) or "moment" not in entry or "duration" not in entry:
-        raise VdiError(f'{here}: expected {{"moment": [start, end], "duration": seconds}}, '
-                       f"got {entry!r:.80}")
-    moment, duration = entry["moment"], entry["duration"]
-    if not (isinstance(moment, (list, tuple)) and len(moment) == 2 and all(map(_is_number, moment))):
-        raise VdiError(f"{here}['moment']: expected two finite numbers [start, end] in seconds, "
-                       f"got {moment!r:.80}")
-    if not _is_number(duration) or duration <= 0:
-        raise VdiError(f"{here}['duration']: expected a finite number of seconds > 0, got {duration!r}")
-    s, e = float(moment[0]), float(moment[1])
-    if e <= s:
-        raise VdiError(f"{here}['moment']: end {e} <= start {s}; "
-                       "drop such moments (MMN does) or fix their order")
-    # Clamp as MMN's loader does: many Charades-STA ends exceed the video's length.
-    cs, ce = max(s, 0.0), min(e, float(duration))
-    if ce <= cs:
-        raise VdiError(f"{here}['moment']: [{s}, {e}] lies outside the video [0, {duration}]; "
-                       "check the duration source (Charades_v1 `length`) or drop the query")
-    return (cs, ce), float(duration), (cs, ce) != (s, e)
-
-
-def _pred_entry(qid, cands, where) -> torch.Tensor:
-    """Float64 [K, 3] (start, end, score) of one query's candidates, validated."""
-    here = f"{where}[{qid!r}]"
-    if not isinstance(cands, (list, tuple)):
-        raise VdiError(f"{here}: expected a list of [start, end, score], got {cands!r:.80}")
-    if len(cands) == 0:
-        return torch.zeros(0, 3, dtype=torch.float64)
-    for i, c in enumerate(cands):
-        if not (isinstance(c, (list, tuple)) and len(c) == 3 and all(map(_is_number, c))):
-            hint = "; a NaN/inf score means the model diverged" if isinstance(c, (list, tuple)) else ""
-            raise VdiError(f"{here}[{i}]: expected three finite numbers [start, end, score], "
-                           f"got {c!r:.80}{hint}")
-    t = torch.tensor(cands, dtype=torch.float64)
-    inverted = (t[:, 1] < t[:, 0]).nonzero()
-    if len(inverted):
-        i = int(inverted[0])
-        raise VdiError(f"{here}[{i}]: end {t[i, 1].item()} < start {t[i, 0].item()}; "
-                       "predictions are [start, end, score]")
-    return t
-
 
 def score(pred, gt, nms=0.5, ks=KS, ious=IOUS, pred_name="pred", gt_name="gt") -> dict:
     """Metrics of any model's predictions, as loaded from JSON.
 
-    pred: query id -> [[start, end, score], ...] in seconds, any order (ties keep list order).
+    pred: query id -> [[start, end, score], ...] in seconds inside [0, duration], any order: the
+    result depends only on the set of candidates (exact score ties go to the earlier start, then
+    the earlier end -- MMN's row-major map order under a stable sort).
     gt: query id -> {"moment": [s, e], "duration": D}. Every gt id needs predictions and vice versa.
     Ground-truth moments are clamped to [0, D] as MMN's loader does (counted and logged). NMS uses
     the tIoU in seconds. pred_name/gt_name label the two inputs in error messages (file names).
@@ -268,17 +243,19 @@ def score(pred, gt, nms=0.5, ks=KS, ious=IOUS, pred_name="pred", gt_name="gt") -
     if extra:
         raise VdiError(f"{pred_name}: {len(extra)} query ids are not in {gt_name}, first {extra[0]!r}; "
                        "check that the two files belong together")
-    parsed = [_gt_entry(q, entry, gt_name) for q, entry in gt.items()]
+    qids = list(gt)
+    parsed = [gt_entry(q, gt[q], gt_name) for q in qids]
     g = torch.tensor([p[0] for p in parsed], dtype=torch.float64)
     clamped = sum(p[2] for p in parsed)
-    cands = [_pred_entry(q, pred[q], pred_name) for q in gt]
-    lengths = torch.tensor([len(c) for c in cands])
-    padded = torch.nn.utils.rnn.pad_sequence(cands, batch_first=True)  # [Q, Kmax, 3]
-    if padded.shape[1] == 0:  # nobody predicted anything: keep one (invalid) column
-        padded = torch.zeros(len(cands), 1, 3, dtype=torch.float64)
-    valid = torch.arange(padded.shape[1]) < lengths[:, None]
+    flat, lengths = pred_arrays(pred, qids, [p[1] for p in parsed], pred_name)
+    k_max = max(int(lengths.max()), 1)  # nobody predicted anything: keep one (invalid) column
+    valid_np = np.arange(k_max) < lengths[:, None]
+    padded_np = np.zeros((len(qids), k_max, 3))
+    padded_np[valid_np] = flat  # row-major fill: query by query, candidates in list order
+    padded, valid = torch.from_numpy(padded_np), torch.from_numpy(valid_np)
     starts, ends = padded[..., 0], padded[..., 1]
-    kept, exists = _greedy_topk(padded[..., 2], valid, max(ks), _seconds_suppressor(starts, ends, nms))
+    kept, exists = _greedy_topk(padded[..., 2], valid, max(ks), _seconds_suppressor(starts, ends, nms),
+                                ties=(starts, ends))
     top = _iou(starts.gather(1, kept), ends.gather(1, kept), g[:, None, 0], g[:, None, 1])
     if clamped:
         log.warning("%s: %d of %d ground-truth moments clamped to [0, duration] (as MMN does)",

@@ -10,18 +10,56 @@ from ..errors import VdiError
 from ..metrics import score
 
 
-def _load_json(path: str, what: str):
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs):
+    """json object_pairs_hook: a key given twice is an error, not "the last one wins" (which
+    silently changes the metrics when a query id is repeated)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def read_json(p: Path, what: str):
+    """A JSON file as Python objects; every way it can be malformed is one VdiError line."""
+    try:
+        with p.open(encoding="utf-8") as f:
+            return json.load(f, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        raise VdiError(f"--{what} {p}: not valid JSON at line {e.lineno}, column {e.colno}: "
+                       f"{e.msg}") from None
+    except UnicodeDecodeError:
+        raise VdiError(f"--{what} {p}: not UTF-8 text; save the file as UTF-8 JSON") from None
+    except _DuplicateKey as e:
+        raise VdiError(f"--{what} {p}: key {e.args[0]!r} appears more than once (JSON would keep only the "
+                       "last); remove the duplicate so each query id is given once") from None
+    except RecursionError:
+        raise VdiError(f"--{what} {p}: JSON nested too deeply to be predictions or ground truth; "
+                       "check the file") from None
+    except OSError as e:
+        raise VdiError(f"--{what} {p}: cannot be read ({e.strerror}); check the path") from None
+
+
+# Input formats by file suffix: reader(path, option name) -> the JSON-shaped object `score` takes.
+# A new format (e.g. a stored predictions artefact) is one more entry.
+PRED_READERS = {".json": read_json}
+GT_READERS = {".json": read_json}
+
+
+def load_input(path: str, what: str, readers=None):
     p = Path(path)
     if not p.is_file():
         raise VdiError(f"--{what} {path}: no such file; pass the path of a JSON file")
-    try:
-        with p.open(encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise VdiError(f"--{what} {path}: not valid JSON at line {e.lineno}, column {e.colno}: "
-                       f"{e.msg}") from None
-    except UnicodeDecodeError:
-        raise VdiError(f"--{what} {path}: not UTF-8 text; save the file as UTF-8 JSON") from None
+    readers = readers or {".json": read_json}
+    reader = readers.get(p.suffix.lower(), read_json)  # JSON whatever the suffix, as before
+    return reader(p, what)
 
 
 def _nms_threshold(text: str):
@@ -37,8 +75,8 @@ def _nms_threshold(text: str):
 
 
 def run_score(args) -> int:
-    pred = _load_json(args.pred, "pred")
-    gt = _load_json(args.gt, "gt")
+    pred = load_input(args.pred, "pred", PRED_READERS)
+    gt = load_input(args.gt, "gt", GT_READERS)
     metrics = score(pred, gt, nms=args.nms, pred_name=args.pred, gt_name=args.gt)
     print(json.dumps(metrics, indent=2))
     return 0
@@ -50,11 +88,12 @@ def register(subparsers) -> None:
         help="evaluate moment predictions: R@{1,5} at IoU {0.3,0.5,0.7} and mIoU (x100), as JSON",
         description=(
             "Evaluate moment-retrieval predictions as MMN does: rank each query's candidates by score "
-            "(ties keep list order), greedy NMS, then R@n at IoU m (tIoU >= m) and mean top-1 tIoU, "
-            "all x100. Ground-truth moments are clamped to [0, duration]."),
+            "(exact ties: earlier start, then earlier end), greedy NMS, then R@n at IoU m (tIoU >= m) and "
+            "mean top-1 tIoU, "
+            "all x100. Ground-truth moments are clamped to [0, duration]; predictions must lie inside it."),
     )
     p.add_argument("--pred", required=True, metavar="P.json",
-                   help='{"query id": [[start, end, score], ...], ...} in seconds, candidates in any order')
+                   help='{"query id": [[start, end, score], ...], ...} in seconds within [0, duration], any order')
     p.add_argument("--gt", required=True, metavar="G.json",
                    help='{"query id": {"moment": [start, end], "duration": seconds}, ...}')
     p.add_argument("--nms", type=_nms_threshold, default=0.5, metavar="T",

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,22 +68,60 @@ def apply_moment_policy(start: float, end: float, duration: float, skipped: Coun
 
 def _float(text: str, where: str, what: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise VdiError(f"{where}: {what} {text!r} is not a number; fix the line or re-fetch the file") from None
+    if not math.isfinite(value):  # float() reads "nan" and "inf"; neither is a time
+        raise VdiError(f"{where}: {what} {text!r} is not a finite number of seconds; fix the line or re-fetch the file")
+    return value
+
+
+def _number(value, where: str, what: str) -> float:
+    """A JSON number (not a string, bool or null) that is finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise VdiError(f"{where}: {what} is {value!r:.60}, expected a number of seconds; fix or re-fetch the file")
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise VdiError(f"{where}: {what} is {value!r:.60}, not a finite number of seconds; fix or re-fetch the file")
+    return out
+
+
+@contextmanager
+def _reading(path: Path, fix: str):
+    """Turn what reading a text file can raise (not UTF-8, unreadable, a csv with NUL bytes) into
+    one line naming the file."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise VdiError(f"{path}: not UTF-8 text (byte {e.start}); {fix}") from None
+    except csv.Error as e:
+        raise VdiError(f"{path}: not a readable csv ({e}); {fix}") from None
+    except OSError as e:
+        raise VdiError(f"{path}: cannot be read ({e.strerror or e}); {fix}") from None
 
 
 def read_charades_durations(csv_paths: list[Path]) -> dict[str, float]:
     """Charades v1 `id -> length` (seconds) from one or more metadata csv files."""
     durations: dict[str, float] = {}
     for path in csv_paths:
-        with open(path, newline="", encoding="utf-8") as f:
+        with _reading(path, "re-fetch it (vdi data fetch charades_sta)"), open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"id", "length"} <= set(reader.fieldnames):
                 raise VdiError(f"{path}: expected a Charades v1 csv with columns 'id' and 'length', "
                                f"got {reader.fieldnames}; re-fetch it (vdi data fetch charades_sta)")
             for row in reader:
-                durations[row["id"]] = _float(row["length"], f"{path}:{reader.line_num}", "length")
+                where = f"{path}:{reader.line_num}"
+                length = _float(row["length"], where, "length")
+                if durations.get(row["id"], length) != length:  # the last would win silently
+                    raise VdiError(f"{where}: video {row['id']} is listed again with length {length} "
+                                   f"(before: {durations[row['id']]}); fix the file or re-fetch it")
+                durations[row["id"]] = length
+                if length <= 0:
+                    raise VdiError(f"{where}: length {row['length']!r} of video {row['id']} is not > 0 seconds; "
+                                   "fix the line or re-fetch the file (vdi data fetch charades_sta)")
     return durations
 
 
@@ -90,7 +130,7 @@ def load_charades_sta(name: str, txt_path: Path, durations: dict[str, float]) ->
     videos: dict[str, AnnotatedVideo] = {}
     per_video: Counter = Counter()
     split = AnnotationSplit(name, [], 0)
-    with open(txt_path, encoding="utf-8") as f:
+    with _reading(txt_path, "re-fetch it (vdi data fetch charades_sta)"), open(txt_path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -120,39 +160,102 @@ _DURATION_KEYS = ("duration", "video_duration")
 
 def _json_moments(entry: dict, where: str) -> list:
     if "timestamps" in entry:
-        return entry["timestamps"]
-    if "framestamps" in entry and "decode_fps" in entry:
-        fps = float(entry["decode_fps"])
-        return [[fs / fps, fe / fps] for fs, fe in entry["framestamps"]]
-    raise VdiError(f"{where}: no 'timestamps' (or 'framestamps' + 'decode_fps') key; is this a grounding JSON?")
+        moments = entry["timestamps"]
+        what, scale = "timestamps", 1.0
+    elif "framestamps" in entry and "decode_fps" in entry:
+        moments = entry["framestamps"]
+        fps = _number(entry["decode_fps"], where, "'decode_fps'")
+        if fps <= 0:
+            raise VdiError(f"{where}: 'decode_fps' is {fps}, expected > 0; fix or re-fetch the file")
+        what, scale = "framestamps", 1.0 / fps
+    else:
+        raise VdiError(f"{where}: no 'timestamps' (or 'framestamps' + 'decode_fps') key; "
+                       "is this a grounding JSON?")
+    if not isinstance(moments, list):
+        raise VdiError(f"{where}: '{what}' is {moments!r:.60}, expected a list of [start, end]; "
+                       "fix or re-fetch the file")
+    out = []
+    for k, moment in enumerate(moments):
+        if not isinstance(moment, list) or len(moment) != 2:
+            raise VdiError(f"{where}: '{what}'[{k}] is {moment!r:.60}, expected [start, end]; fix or re-fetch the file")
+        start = _number(moment[0], where, f"'{what}'[{k}][0]")
+        end = _number(moment[1], where, f"'{what}'[{k}][1]")
+        out.append((start * scale, end * scale))
+    return out
+
+
+def _sentences(entry: dict, where: str, count: int) -> list[str]:
+    sentences = entry.get("sentences")
+    if not isinstance(sentences, list) or len(sentences) != count:
+        got = "missing" if sentences is None else (len(sentences) if isinstance(sentences, list) else
+                                                   f"{sentences!r:.40}")
+        raise VdiError(f"{where}: 'sentences' ({got}) does not match the {count} moments; fix or re-fetch the file")
+    for k, sentence in enumerate(sentences):
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise VdiError(f"{where}: 'sentences'[{k}] is {sentence!r:.60}, expected a non-empty sentence; "
+                           "fix or re-fetch the file")
+    return [s.strip() for s in sentences]
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def read_json_file(json_path: Path):
+    """Parse an annotation JSON; malformed text, duplicate keys and absurd nesting are one line."""
+    fix = "re-fetch the file with `vdi data fetch`"
+    try:
+        return json.loads(Path(json_path).read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        raise VdiError(f"{json_path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno}); {fix}") from None
+    except UnicodeDecodeError:
+        raise VdiError(f"{json_path}: not UTF-8 text; {fix}") from None
+    except _DuplicateKey as e:
+        raise VdiError(f"{json_path}: key {e.args[0]!r} appears more than once (only the last would be kept); "
+                       f"{fix}") from None
+    except RecursionError:
+        raise VdiError(f"{json_path}: JSON nested too deeply to be annotations; {fix}") from None
+    except OSError as e:
+        raise VdiError(f"{json_path}: cannot be read ({e.strerror or e}); {fix}") from None
 
 
 def load_grounding_json(name: str, json_path: Path) -> AnnotationSplit:
-    """CG / CD / ActivityNet JSON, read as UTF-8; sentences stripped (ANet has leading spaces)."""
-    try:
-        data = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise VdiError(f"{json_path}: not valid JSON ({e}); re-fetch the file with `vdi data fetch`") from None
+    """CG / CD / ActivityNet JSON, read as UTF-8; sentences stripped (ANet has leading spaces).
+    Every value is checked where it is read: a malformed entry is one line naming the file, the
+    video id and the key, never a traceback or a silently kept NaN."""
+    data = read_json_file(json_path)
     if not isinstance(data, dict):
         raise VdiError(f"{json_path}: expected a JSON object keyed by video id, got {type(data).__name__}")
     split = AnnotationSplit(name, [], 0)
     for vid, entry in data.items():
         where = f"{json_path}: key '{vid}'"
+        if not isinstance(entry, dict):
+            raise VdiError(f"{where}: entry is {entry!r:.60}, expected an object with 'timestamps', 'sentences' "
+                           "and 'duration'; fix or re-fetch the file")
         key = next((k for k in _DURATION_KEYS if k in entry), None)
         if key is None:
             raise VdiError(f"{where}: no duration (looked for {', '.join(_DURATION_KEYS)}); fix or re-fetch the file")
-        duration = float(entry[key])
-        moments, sentences = _json_moments(entry, where), entry.get("sentences")
-        if sentences is None or len(sentences) != len(moments):
-            raise VdiError(f"{where}: 'sentences' ({'missing' if sentences is None else len(sentences)}) "
-                           f"does not match the {len(moments)} moments; fix or re-fetch the file")
+        duration = _number(entry[key], where, f"'{key}'")
+        if duration <= 0:
+            raise VdiError(f"{where}: '{key}' is {entry[key]!r}, expected > 0 seconds; fix or re-fetch the file")
+        moments = _json_moments(entry, where)
+        sentences = _sentences(entry, where, len(moments))
         video = AnnotatedVideo(vid, duration)
-        for k, (moment, sentence) in enumerate(zip(moments, sentences, strict=True)):
-            if len(moment) != 2:
-                raise VdiError(f"{where}: moment {k} is {moment!r}, expected [start, end]")
+        for k, ((start, end), sentence) in enumerate(zip(moments, sentences, strict=True)):
             split.records += 1
-            kept = apply_moment_policy(float(moment[0]), float(moment[1]), duration, split.skipped, split.clamped)
+            kept = apply_moment_policy(start, end, duration, split.skipped, split.clamped)
             if kept is not None:
-                video.queries.append(Query(f"{vid}#{k}", sentence.strip(), kept))
+                video.queries.append(Query(f"{vid}#{k}", sentence, kept))
         split.videos.append(video)
     return split

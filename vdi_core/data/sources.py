@@ -109,8 +109,11 @@ def _open_features(cfg, root: Path, backbone: Backbone):
 
     if backbone.features == "vgg":
         return VggFeatureSet(load_manifest()["charades_vgg_2dtan"].location(root))
+    from ..towers.image import TRANSFORM_VERSION
+
     expect = {"model": backbone.image_model, "weights_sha256": load_manifest()[backbone.weights].sha256,
-              "quick_gelu": True, "fps": float(cfg.fps), "patch_frames": int(cfg.patch_frames)}
+              "quick_gelu": True, "fps": float(cfg.fps), "patch_frames": int(cfg.patch_frames),
+              "transform": TRANSFORM_VERSION}
     return ClipFeatureSet(clip_feature_dir(root, _video_set(cfg.eval_split), backbone, cfg.fps, cfg.patch_frames),
                           expect)
 

@@ -23,7 +23,8 @@ from . import fingerprint as fpr
 from .video import decode_at_fps
 
 SAMPLING = "T=floor(D*fps) bin centres (k+0.5)/fps, last frame shown at or before"
-PREPROCESS = "shortest side bicubic+antialias to image_size, centre crop, mean/std (towers.image.to_model_input)"
+PREPROCESS = ("shortest side bicubic+antialias to image_size (torchvision's size arithmetic: long side truncated), "
+              "centre crop (torchvision's offsets), mean/std (towers.image.to_model_input)")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 
 
@@ -57,7 +58,7 @@ def declare(spec: ModelSpec, model, fps: float, patch_frames: int) -> dict:
     """The declared identity of the features this model and these settings produce."""
     from open_clip.transformer import QuickGELU
 
-    from ..towers.image import image_norm
+    from ..towers.image import TRANSFORM_VERSION, image_norm
 
     mean, std = image_norm(model)
     size = model.visual.image_size
@@ -68,6 +69,9 @@ def declare(spec: ModelSpec, model, fps: float, patch_frames: int) -> dict:
         "weights_sha256": fpr.file_sha256(Path(spec.weights)) if spec.weights else "random-init",
         "quick_gelu": any(isinstance(m, QuickGELU) for m in model.modules()),
         "preprocess": {"image_size": size, "mean": list(mean), "std": list(std), "how": PREPROCESS},
+        # Features of an older transform version are other pixels: never reused (require_compatible,
+        # and the paper source expects this version).
+        "transform": TRANSFORM_VERSION,
         "fps": float(fps),
         "patch_frames": int(patch_frames),
         "sampling": SAMPLING,
@@ -75,14 +79,23 @@ def declare(spec: ModelSpec, model, fps: float, patch_frames: int) -> dict:
 
 
 def _record_of(path: Path) -> dict:
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in ("frames", "patches") if k in z.files}
-        return {
-            "frames": int(arrays["frames"].shape[0]),
-            "patch_frames": int(arrays["patches"].shape[0]) if "patches" in arrays else 0,
-            "duration": float(z["duration"]),
-            "sha256": {k: fpr.array_sha256(v) for k, v in arrays.items()},
-        }
+    """The fingerprint record of a finished video's .npz (one finished after the last flush of a
+    killed run); a damaged one is one line saying to delete it, never a traceback."""
+    from .store import NPZ_ERRORS, load_npz
+
+    fix = "delete it and rerun this command (the video is extracted again)"
+    try:
+        with np.load(path) as z:
+            keys = ["frames", "duration"] + (["patches"] if "patches" in z.files else [])
+    except NPZ_ERRORS as e:
+        raise VdiError(f"{path}: truncated or unreadable feature file ({type(e).__name__}: {e}); {fix}") from None
+    arrays = load_npz(path, keys, fix)
+    return {
+        "frames": int(arrays["frames"].shape[0]),
+        "patch_frames": int(arrays["patches"].shape[0]) if "patches" in arrays else 0,
+        "duration": float(arrays["duration"]),
+        "sha256": {k: fpr.array_sha256(arrays[k]) for k in ("frames", "patches") if k in arrays},
+    }
 
 
 def _write_npz(path: Path, arrays: dict) -> None:

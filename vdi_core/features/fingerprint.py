@@ -53,9 +53,11 @@ def read(out_dir: Path) -> dict | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise VdiError(f"{path}: unreadable fingerprint ({e}); delete the feature folder and extract again") from None
-    if data.get("format") != FORMAT or "declared" not in data:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise VdiError(f"{path}: unreadable fingerprint ({type(e).__name__}); delete the feature folder and "
+                       "extract again") from None
+    if (not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("declared"), dict)
+            or not isinstance(data.get("videos"), dict) or not isinstance(data.get("fingerprint"), str)):
         raise VdiError(f"{path}: not a feature fingerprint of format {FORMAT}; delete the folder and extract again")
     return data
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import VdiError
 
-__all__ = ["encode_frames", "image_norm", "to_model_input", "patch_tokens", "sample_indices"]
+__all__ = ["TRANSFORM_VERSION", "encode_frames", "image_norm", "to_model_input", "patch_tokens", "sample_indices"]
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -37,17 +37,39 @@ def _image_size(model) -> int:
     return int(size if isinstance(size, int) else size[0])
 
 
+# Bumped whenever the pixels a frame becomes change; part of a feature set's declaration
+# (features/extract.py), so features made by an older transform are never reused.
+TRANSFORM_VERSION = 2  # 2: torchvision's size arithmetic and crop offsets (1 rounded the long side)
+
+
+def resized_size(h: int, w: int, image_size: int) -> tuple[int, int]:
+    """(h, w) after torchvision's `Resize(image_size)` (shortest side), which open_clip's eval
+    transform uses: the long side is *truncated*, int(S * long / short) -- 320x240 -> 298x224,
+    not the rounded 299 (torchvision.transforms.functional._compute_resized_output_size)."""
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = image_size, int(image_size * long / short)
+    new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    return new_h, new_w
+
+
+def crop_offsets(h: int, w: int, image_size: int) -> tuple[int, int]:
+    """(top, left) of torchvision's `CenterCrop(image_size)`: int(round((size - crop) / 2.0)), with
+    Python's round-half-to-even (a 75 px margin gives 38, a 77 px one 38 too)."""
+    return int(round((h - image_size) / 2.0)), int(round((w - image_size) / 2.0))
+
+
 def to_model_input(frames: torch.Tensor, image_size: int, mean, std) -> torch.Tensor:
-    """uint8 [N, H, W, 3] -> float [N, 3, S, S]: shortest side resized to S (bicubic), centre
-    crop, then (x - mean) / std, as open_clip's eval transform does for a PIL image."""
+    """uint8 [N, H, W, 3] -> float [N, 3, S, S]: shortest side resized to S (bicubic, antialiased),
+    centre crop, then (x - mean) / std -- the pixels open_clip's eval transform (`Resize(S)`,
+    `CenterCrop(S)`, ToTensor, Normalize) gives for a PIL image, with torchvision's exact size
+    arithmetic and crop offsets; what is left is PIL's vs torch's bicubic (tests/test_transform.py)."""
     x = frames.permute(0, 3, 1, 2).float().div_(255.0)
     h, w = x.shape[-2:]
-    if min(h, w) != image_size:
-        scale = image_size / min(h, w)
-        new = (max(image_size, round(h * scale)), max(image_size, round(w * scale)))
+    new = resized_size(h, w, image_size)
+    if new != (h, w):  # torchvision skips the resize when the size already matches
         x = F.interpolate(x, size=new, mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
         h, w = new
-    top, left = (h - image_size) // 2, (w - image_size) // 2
+    top, left = crop_offsets(h, w, image_size)
     x = x[..., top:top + image_size, left:left + image_size]
     m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
