@@ -71,13 +71,16 @@ def test_verdict_follows_the_true_difference():
 
 
 def test_seeds_needed_hand_case():
-    # seed noise only: per-seed variance 0.01, effect 0.1 -> S' > 0.01 / (0.1/1.96)^2 = 3.84 -> 4
+    # seed noise only: per-seed variance 0.01, effect 0.1: the smallest n with
+    # t_{n-1} * sqrt(0.01 / n) < 0.1, i.e. t_{n-1} < sqrt(n): t_5 = 2.571 > 2.449, t_6 = 2.447 < 2.646 -> 7
     c = np.array([0.0, 0.1, 0.2])
     a = np.tile(c[:, None], (1, 40))
-    assert seeds_needed(a, np.zeros_like(a)) == 4
+    assert seeds_needed(a, np.zeros_like(a)) == 7
     assert seeds_needed(a[:1], np.zeros_like(a[:1])) is None  # one seed: no seed variance to go on
     assert seeds_needed(a, a) is None  # no effect
-
+    # a shared per-query effect whose noise alone exceeds the effect: seeds cannot settle it
+    u = np.tile(np.random.default_rng(0).normal(0, 1.0, 40), (3, 1))
+    assert seeds_needed(a + u - u.mean(), np.zeros_like(a)) is None
 
 def _simulate(rng, seeds, queries, delta, tau, continuous=False):
     """One table: per-query outcomes of two rows with true difference `delta` (raw units).

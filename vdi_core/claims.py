@@ -169,7 +169,8 @@ class Comparison:
     diff: float | None = None  # with an interval: the paired difference and its 95 % bounds
     lo: float | None = None
     hi: float | None = None
-    seeds_needed: int | None = None
+    seeds_needed: int | None = None  # for an undecided comparison (stats.seeds_needed)
+    seeds: int = 0  # seeds paired
     no_interval: str = ""  # why there is none (then the verdict is the means' ordering)
 
 
@@ -242,7 +243,7 @@ def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot) -> Compari
     diff, lo, hi = stats.paired_diff_ci(a, b, n_boot=n_boot, scale=scale)
     verdict = stats.verdict(lo, hi)
     needed = stats.seeds_needed(a, b) if verdict == stats.UNDECIDED else None
-    return Comparison(**means, verdict=verdict, diff=diff, lo=lo, hi=hi, seeds_needed=needed)
+    return Comparison(**means, verdict=verdict, diff=diff, lo=lo, hi=hi, seeds_needed=needed, seeds=len(seeds))
 
 
 def row_interval(evidence: dict[str, RowEvidence | str], row_id: str, metric: str,

@@ -95,6 +95,8 @@ def claim_line(spec: Spec, claim, res: ClaimResult) -> str:
         if needed and all(n is not None for n in needed):
             n = max(needed)
             text += f" · ≈ {n if n <= 1000 else '> 1000'} seeds would settle it"
+        elif any(c.seeds > 1 and c.seeds_needed is None for c in res.comparisons if c.verdict == "undecided"):
+            text += " · more seeds alone would not settle it"
     return f"- {MARKS[res.verdict]} {claim.text} — {text}"
 
 

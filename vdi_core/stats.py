@@ -86,28 +86,30 @@ def verdict(lo: float, hi: float, margin: float = 0.0) -> str:
 
 
 def seeds_needed(a, b, level: float = 0.95, max_seeds: int = 1000) -> int | None:
-    """A rough count of seeds (on the same eval queries) that would settle the claim at the
-    observed effect, by the normal approximation: the smallest S' with
-    z * sqrt(s_u^2/Q + (s_v^2 + s_w^2/Q)/S') < |D|, the variance components estimated as in
-    paired_diff_ci. None when it cannot be said: fewer than 2 seeds (no seed variance to go on),
-    no observed effect, or query noise alone too large (more eval queries needed, not seeds);
-    max_seeds + 1 means "more than max_seeds"."""
+    """A rough count of seeds (on the same eval queries) that would settle the claim if the
+    observed effect D were the truth: the smallest S' with
+        t_{S'-1} * sqrt(s_u^2/Q + (s_v^2 + s_w^2/Q) / S') < |D|,
+    the variance components estimated as in paired_diff_ci (a normal approximation of the
+    difference, with the t quantile the interval would use for S' seeds). None when it cannot be
+    said: fewer than 2 seeds (no seed variance to go on), no observed effect, or the queries'
+    shared noise s_u^2/Q alone too large (more seeds would not settle it); max_seeds + 1 means
+    "more than max_seeds"."""
     a, b = _as_2d(a, "a"), _as_2d(b, "b")
     d = a - b
     s_count, q_count = d.shape
-    if s_count < 2:
-        return None
     effect = abs(float(d.mean()))
-    if effect == 0.0:
+    if s_count < 2 or effect == 0.0:
         return None
     ms_seed, ms_query, ms_res = _mean_squares(d)
     var_u = max(0.0, (ms_query - ms_res) / s_count)  # s_u^2
-    per_seed = max(0.0, (ms_seed - ms_res) / q_count) + ms_res / q_count  # s_v^2 + s_w^2/Q
+    per_seed = ms_seed / q_count  # s_v^2 + s_w^2/Q
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    room = (effect / z) ** 2 - var_u / q_count
-    if room <= 0:
+    if z * math.sqrt(var_u / q_count) >= effect:
         return None
-    return min(max_seeds + 1, max(1, math.ceil(per_seed / room)))
+    for n in range(2, max_seeds + 1):
+        if _t_quantile(0.5 + level / 2, float(n - 1)) * math.sqrt(var_u / q_count + per_seed / n) < effect:
+            return n
+    return max_seeds + 1
 
 
 # --- the interval ------------------------------------------------------------------------------
