@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .claims import aggregate, collect_evidence, judge_claim
 from .errors import VdiError
-from .render import render_stamp, tables_dir
+from .render import claim_line, render_stamp, tables_dir
 from .runner import load_results, plan
 from .spec import Spec
 from .store import atomic_write_json, device_kind
@@ -132,8 +132,6 @@ def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: floa
                 d = spec.metric(m_id).decimals
                 rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.{d}f} now vs golden {g['mean']:.{d}f} "
                                     f"(Δ {cell.mean - g['mean']:+.{d}f}, tolerance ±{m_tol:g})")
-    from .render import claim_line
-
     for claim in spec.claims:
         res = judge_claim(spec, claim, cells, profile, evidence)
         change = claim_change(entry["claims"].get(claim.id), res.verdict)
