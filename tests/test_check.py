@@ -45,7 +45,7 @@ def test_clean_mini_pass_after_golden(env):
     assert rep.ok
     golden = json.loads((tables / "mini" / "golden.json").read_text())
     assert golden["tables"]["toy1"]["rows"]["high"]["score"] == {"mean": 23.0, "std": 1.0, "n": 3}
-    assert golden["tables"]["toy1"]["claims"] == {"high_beats_low": True}
+    assert golden["tables"]["toy1"]["claims"] == {"high_beats_low": "holds"}  # a verdict (no interval here)
     assert check([spec], "mini", tables_root=tables).ok
 
 
@@ -77,7 +77,8 @@ def test_c_claim_flip(env):
     _tamper(planned, "high", "score", 5.0)
     write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
     rep = check([spec], "mini", tables_root=tables)
-    assert any("claim 'high_beats_low' held in golden but fails now: score: 5.00 ≤ 13.00" in f for f in rep.failures)
+    assert any("claim 'high_beats_low' held in golden but is contradicted now: high beats low on score — "
+               "score: 5.00 ≤ 13.00 · no interval" in f for f in rep.failures)
 
 
 def test_d_stale_table_results_changed(env):

@@ -3,7 +3,8 @@
 Fails (non-zero exit, one line per offending cell) when
   (a) a recorded paper-profile result is outside tolerance of the paper,
   (b) a recorded mini result drifted from the committed golden file,
-  (c) a claim that held in the golden file no longer holds,
+  (c) a claim that held in the golden file is now contradicted (a held claim that became
+      undecided is a note, not a failure: see `claim_change`),
   (d) a rendered table is stale with respect to the results it was rendered from.
 """
 
@@ -14,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .claims import aggregate, evaluate_claim
+from .claims import aggregate, collect_evidence, judge_claim
 from .errors import VdiError
-from .render import render_stamp, tables_dir
+from .render import claim_line, render_stamp, tables_dir
 from .runner import load_results, plan
 from .spec import Spec
 from .store import atomic_write_json, device_kind
@@ -63,14 +64,15 @@ def check(specs: list[Spec], profile: str, tables_root: Path | None = None, resu
         planned = plan(spec, profile)
         results = load_results(planned, results_root)
         cells = aggregate(spec, profile, planned, results)
+        evidence = collect_evidence(spec, profile, planned, results, results_root) if profile == "mini" else {}
         _check_stale(spec, profile, planned, results, tables_root, rep)
         if profile == "paper":
             _check_paper(spec, cells, rep)
         elif golden is not None and not update_golden:
             _check_devices(spec, planned, results, rep)
-            _check_golden(spec, profile, cells, golden["tables"].get(spec.id), tol, rep)
+            _check_golden(spec, profile, cells, golden["tables"].get(spec.id), tol, rep, evidence)
         if update_golden and profile == "mini":
-            new_golden["tables"][spec.id] = _golden_entry(spec, profile, cells)
+            new_golden["tables"][spec.id] = _golden_entry(spec, profile, cells, evidence)
     if update_golden and profile == "mini":
         atomic_write_json(gpath, new_golden)
         rep.notes.append(f"golden file written: {gpath}")
@@ -89,14 +91,28 @@ def _check_paper(spec: Spec, cells, rep: CheckReport) -> None:
                                     f"{ref:.{m.decimals}f} (Δ {delta:+.{m.decimals}f}, tolerance ±{m.tolerance:g})")
 
 
-def _golden_entry(spec: Spec, profile: str, cells) -> dict:
+def _golden_entry(spec: Spec, profile: str, cells, evidence) -> dict:
     rows = {r: {m: {"mean": round(c.mean, 6), "std": round(c.std, 6), "n": c.n} for m, c in ms.items()}
             for r, ms in cells.items()}
-    claims = {c.id: evaluate_claim(spec, c, cells, profile)[0] for c in spec.claims}
+    # A claim's verdict: "holds" | "contradicted" | "undecided", or null when its rows are not run.
+    claims = {c.id: judge_claim(spec, c, cells, profile, evidence).verdict for c in spec.claims}
     return {"rows": rows, "claims": claims}
 
 
-def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: float, rep: CheckReport) -> None:
+def claim_change(was, now: str | None) -> str | None:
+    """"fail", "note" or None for a claim whose golden verdict was `was` and is now `now`.
+    Golden files before verdicts stored booleans: true reads as "holds", false as not holding."""
+    if was is True:
+        was = "holds"
+    if was != "holds":
+        return None  # only a claim that held is guarded
+    if now == "contradicted":
+        return "fail"
+    return "note" if now in ("undecided", None) else None
+
+
+def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: float, rep: CheckReport,
+                  evidence=None) -> None:
     if entry is None:
         rep.notes.append(f"{spec.id}: not in the golden file (add it with `vdi check --update-golden`)")
         return
@@ -117,12 +133,15 @@ def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: floa
                 rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.{d}f} now vs golden {g['mean']:.{d}f} "
                                     f"(Δ {cell.mean - g['mean']:+.{d}f}, tolerance ±{m_tol:g})")
     for claim in spec.claims:
-        was = entry["claims"].get(claim.id)
-        now, evidence = evaluate_claim(spec, claim, cells, profile)
-        if was is True and now is False:
-            rep.failures.append(f"{spec.id} | claim '{claim.id}' held in golden but fails now: {evidence}")
-        elif was is True and now is None:
+        res = judge_claim(spec, claim, cells, profile, evidence)
+        change = claim_change(entry["claims"].get(claim.id), res.verdict)
+        line = claim_line(spec, claim, res).split(" ", 2)[2]  # without the bullet and mark
+        if change == "fail":
+            rep.failures.append(f"{spec.id} | claim '{claim.id}' held in golden but is contradicted now: {line}")
+        elif change == "note" and res.verdict is None:
             rep.notes.append(f"{spec.id} | claim '{claim.id}': undecided (rows not run)")
+        elif change == "note":
+            rep.notes.append(f"{spec.id} | claim '{claim.id}' held in golden, undecided now: {line}")
 
 
 def _check_devices(spec: Spec, planned, results, rep: CheckReport) -> None:

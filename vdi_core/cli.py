@@ -14,6 +14,7 @@ from .errors import VdiError
 COMMAND_MODULES = [
     "vdi_core.commands.suite",  # run, refs, report, render, check
     "vdi_core.commands.score",  # score (standalone evaluation of predictions)
+    "vdi_core.commands.results",  # results (a table as JSON / CSV / text, with intervals and verdicts)
     "vdi_core.commands.data",  # data status|fetch|verify|stats, features extract
     "vdi_core.commands.cache",  # cache info|clear (mini profile)
 ]

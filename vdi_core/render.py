@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .claims import aggregate, evaluate_claim
+from .claims import ClaimResult, aggregate, collect_evidence, judge_claim, row_interval
 from .spec import Spec
 from .store import REPO_ROOT, atomic_write_text, canonical_json
 
@@ -55,16 +55,55 @@ def _measured(cell, decimals: int, bold: bool) -> str:
     return f"**{s}**" if bold else s
 
 
-def _status(spec, metric, cell, ref) -> str:
+def _status(spec, metric, cell, ref, ci=None) -> str:
     if cell is None or ref is None:
         return DASH
     delta = cell.mean - ref
     mark = "✓" if abs(delta) <= metric.tolerance + 1e-9 else "✗"
-    return f"{delta:+.{metric.decimals}f} {mark}"
+    where = "" if ci is None else (" (in CI)" if ci[1] <= ref <= ci[2] else " (outside CI)")
+    return f"{delta:+.{metric.decimals}f} {mark}{where}"
 
 
-def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) -> str:
+MARKS = {"holds": "✓", "contradicted": "✗", "undecided": "≈", None: DASH}
+
+
+def _signed(x: float, decimals: int) -> str:
+    return f"{x:+.{decimals}f}".replace("-", "\u2212")
+
+
+def _comparison(spec: Spec, kind: str, c) -> str:
+    d = spec.metric(c.metric).decimals
+    if c.no_interval:  # the means, as tables showed them before intervals
+        if kind == "min":  # a is the other row, b the claimed minimum
+            return f"{c.label}: {c.mean_b:.{d}f} {'<' if c.mean_a > c.mean_b else '≥'} {c.mean_a:.{d}f}"
+        return f"{c.label}: {c.mean_a:.{d}f} {'>' if c.mean_a > c.mean_b else '≤'} {c.mean_b:.{d}f}"
+    dd = max(1, d - 1)
+    return f"{c.label}: Δ {_signed(c.diff, dd)} [{_signed(c.lo, dd)}, {_signed(c.hi, dd)}]"
+
+
+def claim_line(spec: Spec, claim, res: ClaimResult) -> str:
+    """One bullet: mark, claim, the comparisons behind it (and for an undecided claim, roughly how
+    many seeds would settle it)."""
+    if res.verdict is None:
+        return f"- {DASH} {claim.text} — {res.missing}"
+    text = "; ".join(_comparison(spec, claim.kind, c) for c in res.comparisons)
+    reasons = sorted({c.no_interval for c in res.comparisons if c.no_interval})
+    if reasons:
+        text += f" · no interval ({reasons[0]})"
+    elif res.verdict == "undecided":
+        needed = [c.seeds_needed for c in res.comparisons if c.verdict == "undecided"]
+        if needed and all(n is not None for n in needed):
+            n = max(needed)
+            text += f" · ≈ {n if n <= 1000 else '> 1000'} seeds would settle it"
+        elif any(c.seeds > 1 and c.seeds_needed is None for c in res.comparisons if c.verdict == "undecided"):
+            text += " · more seeds alone would not settle it"
+    return f"- {MARKS[res.verdict]} {claim.text} — {text}"
+
+
+def render_table(spec: Spec, profile: str, planned, results: dict[str, dict], root: Path | None = None) -> str:
+    """root: the results store holding the runs' artifacts (default: results_root())."""
     cells = aggregate(spec, profile, planned, results)
+    evidence = collect_evidence(spec, profile, planned, results, root)
     rows = spec.rows_for(profile)
     table_rows = [r for r in rows if r.role == "row"]
     # Bold the best measured row per metric, like the paper does; only where rows compare methods
@@ -79,7 +118,7 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
     headers = [label for _, label in spec.settings_columns]
     for m in spec.metrics:
         headers += [m.label] + (["paper"] if has_refs else []) + (["Δ"] if profile == "paper" and has_refs else [])
-    body = []
+    body, any_ci = [], False
     for r in rows:
         settings = dict(r.settings)
         line = [str(settings.get(c, "")) for c, _ in spec.settings_columns]
@@ -92,7 +131,9 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
             if has_refs:
                 line.append(_fmt(ref, m.decimals, m.id in r.bold) if ref is not None else "")
             if profile == "paper" and has_refs:
-                line.append(_status(spec, m, cell, ref))
+                ci = row_interval(evidence, r.id, m.id) if cell is not None and ref is not None else None
+                any_ci = any_ci or ci is not None
+                line.append(_status(spec, m, cell, ref, ci))
         body.append(line)
 
     n_seeds = max([len([p for p in planned if p.row == r.id]) for r in rows] or [0])
@@ -108,14 +149,18 @@ def render_table(spec: Spec, profile: str, planned, results: dict[str, dict]) ->
             + (" Bold: best measured (ours) / marked best in the paper (paper column)." if has_refs else "")]
     if profile == "paper" and has_refs:
         tol = ", ".join(f"{m.label} ±{m.tolerance:g}" for m in spec.metrics)
-        out += [f"Δ = measured − paper; ✓ within tolerance ({tol}), ✗ outside."]
+        out += [f"Δ = measured − paper; ✓ within tolerance ({tol}), ✗ outside."
+                + (" In / outside CI: the paper's number inside / outside our 95 % interval for the cell "
+                   "(over eval queries and seeds)." if any_ci else "")]
     out += ["", "## Claims", ""]
-    for c in spec.claims:
-        held, evidence = evaluate_claim(spec, c, cells, profile)
-        mark = DASH if held is None else ("✓" if held else "✗")
-        out.append(f"- {mark} {c.text} — {evidence}")
+    judged = [(c, judge_claim(spec, c, cells, profile, evidence)) for c in spec.claims]
+    out += [claim_line(spec, c, res) for c, res in judged]
     if not spec.claims:
         out.append("- (this table states no orderings)")
+    elif any(res.interval for _, res in judged):
+        out += ["", "✓ holds: the 95 % interval of every comparison lies above 0; ✗ contradicted: one lies below 0; "
+                "≈ undecided. Δ = difference in the claimed direction, with its paired interval over the "
+                "eval queries and seeds (`vdi_core/stats.py`)."]
     out += ["", _footer(spec, profile, planned, results, n_seeds), "", render_stamp(planned, results), ""]
     return "\n".join(out)
 

@@ -75,9 +75,14 @@ def _nms_threshold(text: str):
 
 
 def run_score(args) -> int:
-    pred = load_input(args.pred, "pred", PRED_READERS)
     gt = load_input(args.gt, "gt", GT_READERS)
-    metrics = score(pred, gt, nms=args.nms, pred_name=args.pred, gt_name=args.gt)
+    if Path(args.pred).suffix == ".npz":  # a run's predictions artifact (vdi_core/predictions.py)
+        from ..predictions import score_artifact
+
+        metrics = score_artifact(args.pred, gt, args.nms, gt_name=args.gt)
+    else:
+        pred = load_input(args.pred, "pred", PRED_READERS)
+        metrics = score(pred, gt, nms=args.nms, pred_name=args.pred, gt_name=args.gt)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -93,7 +98,8 @@ def register(subparsers) -> None:
             "all x100. Ground-truth moments are clamped to [0, duration]; predictions must lie inside it."),
     )
     p.add_argument("--pred", required=True, metavar="P.json",
-                   help='{"query id": [[start, end, score], ...], ...} in seconds within [0, duration], any order')
+                   help='{"query id": [[start, end, score], ...], ...} in seconds within [0, duration], any order; '
+                        "or a run's predictions.npz (its top-5 moments after NMS)")
     p.add_argument("--gt", required=True, metavar="G.json",
                    help='{"query id": {"moment": [start, end], "duration": seconds}, ...}')
     p.add_argument("--nms", type=_nms_threshold, default=0.5, metavar="T",

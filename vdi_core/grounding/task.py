@@ -95,6 +95,7 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
              "fixed_prior": {"metrics": prior_metrics, "cell": list(prior_cell)}}
     if m.method == "fixed_prior":
         ctx.progress("epoch", 1, 1)
+        extra.update(_prior_predictions(train_split, eval_split, cfg, ctx))
         return TaskResult(metrics=prior_metrics, curves={}, extra=extra)
 
     from ..towers.factory import build_text_tower
@@ -113,9 +114,38 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
     curves["eval_epoch"] = [float(e) for e in evaluated]
     for name in history.evals[last]:
         curves[name] = [history.evals[e][name] for e in evaluated]
+    extra.update(_publish_predictions(ctx, chosen))
     extra.update({"best_epoch": chosen, "last_epoch": last, "selection": cfg.train.selection,
                   "last_metrics": history.evals[last], "resumed_from_epoch": start if start > 1 else None})
     return TaskResult(metrics=dict(history.evals[chosen]), curves=curves, extra=extra)
+
+
+def _prior_predictions(train_split, eval_split, cfg: GroundingConfig, ctx: RunContext) -> dict:
+    """The prior's ranked fixed proposals for every eval query, kept like a trained run's."""
+    if ctx.artifact_dir is None:
+        return {}
+    from .. import predictions
+    from .prior import prior_cell_scores
+    from .proposals import proposal_mask
+
+    n = cfg.model.num_clips
+    scores = prior_cell_scores(train_split, n, cfg.model.pooling_counts).expand(eval_split.num_queries, n, n).float()
+    mask = proposal_mask(n, cfg.model.pooling_counts)
+    return predictions.keep(predictions.from_scores(scores, mask, eval_split, cfg.train.nms), ctx.artifact_dir)
+
+
+def _publish_predictions(ctx: RunContext, epoch: int) -> dict:
+    """The selected epoch's predictions, from the work folder into the artifact folder."""
+    from .. import predictions
+    from .trainer import epoch_predictions
+
+    path = epoch_predictions(ctx, epoch)
+    if ctx.artifact_dir is None:
+        return {}
+    if not path.is_file():  # resumed from a checkpoint written before predictions were kept
+        ctx.log(f"grounding: no predictions kept for epoch {epoch}; claims on this run get no interval")
+        return {}
+    return predictions.keep(predictions.load_predictions(path), ctx.artifact_dir)
 
 
 TASK = register_task(Task("grounding", GroundingConfig, run, fingerprint, version="1", prebuild=prebuild))

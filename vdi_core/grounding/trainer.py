@@ -21,6 +21,7 @@ import torch
 
 from ..errors import VdiError
 from ..metrics import evaluate
+from ..predictions import from_scores, save_predictions
 from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
@@ -80,7 +81,8 @@ def _autocast(device: str):
 
 
 def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: GroundingConfig,
-                   device: str) -> dict[str, float]:
+                   device: str, keep: Path | None = None) -> dict[str, float]:
+    """Metrics of the split; `keep` also saves each query's top-5 moments there (predictions.py)."""
     was_training = system.training
     system.eval()
     n = cfg.model.num_clips
@@ -91,7 +93,13 @@ def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: Grounding
             scores[batch.query_index] = system.batch_scores(batch).float().cpu()
     system.train(was_training)
     durations = split.durations[split.video_of]
+    if keep is not None:
+        save_predictions(keep, from_scores(scores, system.mmn.mask2d.cpu(), split, cfg.train.nms))
     return evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+
+
+def epoch_predictions(ctx: RunContext, epoch: int) -> Path:
+    return Path(ctx.work_dir) / f"predictions_epoch{epoch}.npz"
 
 
 def _save(path: Path, state: dict) -> None:
@@ -169,7 +177,10 @@ def train(system: GroundingSystem, train_split: PreparedSplit, eval_split: Prepa
             if name in sums:
                 history.add(f"vdi_{name}_per_step", sums[name] / steps)
         if epoch % t.eval_every == 0 or epoch == t.epochs:
-            history.evals[epoch] = evaluate_split(system, eval_split, cfg, device)
+            # Each evaluated epoch's predictions wait in the work folder (a resumed run keeps them);
+            # the task publishes the selected epoch's.
+            keep = epoch_predictions(ctx, epoch) if ctx.artifact_dir is not None else None
+            history.evals[epoch] = evaluate_split(system, eval_split, cfg, device, keep=keep)
             score = selection_score(history.evals[epoch])
             ctx.log(f"grounding: epoch {epoch}/{t.epochs} loss {sums['total'] / steps:.4f} "
                     f"R@1 IoU=0.5 {history.evals[epoch]['R@1,IoU=0.5']:.2f} IoU=0.7 "
