@@ -17,7 +17,7 @@ import torch
 
 from .datatypes import ProbeData, Triplet
 from .errors import VdiError, did_you_mean
-from .sources import get_source
+from .sources import get_source, source_entry
 from .tasks import RunContext, Task, TaskResult, register_task
 
 NEG_TYPES = ("subject", "verb", "object")
@@ -171,6 +171,10 @@ def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
         from .data.sources_probe import input_fingerprint
 
         out.update(input_fingerprint(cfg.data, cfg.data.source))
+    else:  # a source that states its identity cheaply (the mini world's and models' keys)
+        cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
+        if cheap is not None:
+            out.update(cheap(cfg.data, ctx))
     return out
 
 
