@@ -117,6 +117,8 @@ def cmd_run(args) -> int:
     seeds = _seeds(args.seeds)
     device = _device(args.device, args.profile)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    if args.rows and not rows:
+        raise VdiError(f"--rows '{args.rows}' names no row; give comma-separated row ids or leave it out")
     if args.jobs < 0:
         raise VdiError(f"--jobs must be >= 0 (0: the default), got {args.jobs}")
     specs = [find_spec(name) for name in _tables(args.tables)]
