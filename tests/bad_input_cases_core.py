@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bad_inputs import Case
-
 import toytask  # noqa: F401 - registers the toy task for the in-process CLI
+from bad_inputs import Case
 from toytask import write_spec
 
 EXP = {"VDI_EXPERIMENTS": "{tmp}/experiments"}
