@@ -36,6 +36,7 @@ MODEL_INPUTS = ("seed", "render", "vocab", "pretrain_frames")  # world.toml sect
 
 
 def default_cache_dir() -> Path:
+    # not checked here: the CLI reads it while building its parser; runs check it (runner.cache_root)
     env = os.environ.get("VDI_CACHE")
     return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache"
 
