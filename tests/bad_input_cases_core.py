@@ -363,6 +363,16 @@ CASES: list[Case] = [
     case("spec-duplicate-row", "5", _spec(extra='\n[[rows]]\nid = "low"\nsettings = { a = 1 }\n'
                                                 'overrides = { a = 1.0 }\nreference = { score = 1, other = 1 }\n'),
          phrase="duplicate row ids"),
+    case("spec-paper-row-without-reference", "5", _spec(edit=lambda t: t.replace(
+        "reference = { score = 22.0, other = 78.0 }", "reference = { score = 22.0 }")),
+         phrase="missing reference value for other"),
+    case("spec-row-unknown-profile", "5", _spec(extra=PAPER_ONLY_ROW.replace('["paper"]', '["papr"]')),
+         phrase="unknown profile 'papr'"),
+    case("spec-claim-kind-unknown", "5", _spec(edit=lambda t: t.replace('kind = "greater"', 'kind = "bigger"')),
+         phrase="is not a claim kind"),
+    case("spec-no-rows", "5", _spec(edit=lambda t: t.split("[[rows]]")[0].replace("version = 1",
+                                                                                   "version = 1\nrows = []")),
+         phrase="at least one"),
     # 5. CLI arguments
     case("run-unknown-table", "5", _spec(argv=("run", "toy9")), phrase="unknown table 'toy9'"),
     case("run-device-cuda-unavailable-or-absent", "5", _device("cuda:99"), phrase="--device cuda:99",

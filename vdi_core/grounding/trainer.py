@@ -22,6 +22,7 @@ import torch
 
 from ..errors import VdiError
 from ..metrics import evaluate
+from ..store import default_mode
 from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
@@ -101,6 +102,7 @@ def _save(path: Path, state: dict) -> None:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, default_mode())  # mkstemp gives 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
