@@ -207,7 +207,9 @@ def _die_with_parent(parent: int) -> None:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+            # 1 = PR_SET_PDEATHSIG. It fires when the *thread* that spawned this worker exits: the
+            # pool spawns workers from the thread that calls submit(), the main thread of `vdi run`.
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass  # the watchdog below still covers it
     if os.getppid() != parent:  # the parent died before the signal was armed
