@@ -202,3 +202,54 @@ def test_checkpoint_temp_names_are_unique(tmp_path, monkeypatch):
     trainer._save(target, {"a": 2})
     assert len(set(seen)) == 2 and all(Path(s).parent == tmp_path for s in seen)
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+LOCKED_COUNTER = """
+import sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from vdi_core.locks import key_lock
+counter = Path({counter!r})
+for _ in range(200):
+    with key_lock(Path({lock!r})):
+        n = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(n + 1))  # read-modify-write: loses updates unless the lock holds
+"""
+
+
+def test_key_lock_excludes_other_processes(tmp_path):
+    code = LOCKED_COUNTER.format(repo=str(REPO), counter=str(tmp_path / "n"), lock=str(tmp_path / "locks" / "k.lock"))
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert (tmp_path / "n").read_text() == "600"
+
+
+MINI_RECORDS = """
+import sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from vdi_core.mini.build import MiniBuild
+import os, time
+build = MiniBuild(Path({cache!r}), log=lambda s: None)
+open({go!r} + "." + sys.argv[1], "w").close()
+while not os.path.exists({go!r}):
+    time.sleep(0.005)
+for i in range(150):
+    build._record(f"{{sys.argv[1]}} {{i}}", 0.0)
+"""
+
+
+def test_two_mini_builders_lose_no_build_record(tmp_path):
+    """build.json is read, extended and rewritten by every builder: the entry lock keeps all updates."""
+    go = tmp_path / "go"
+    code = MINI_RECORDS.format(repo=str(REPO), cache=str(tmp_path / "cache"), go=str(go))
+    procs = [subprocess.Popen([sys.executable, "-c", code, name]) for name in ("a", "b")]
+    deadline = time.time() + 60
+    while len(list(tmp_path.glob("go.*"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    go.touch()  # both write at once
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    import json
+
+    built = json.loads(next((tmp_path / "cache" / "mini").glob("*/build.json")).read_text())["built"]
+    assert len(built) == 300
