@@ -173,6 +173,10 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
     if cfg.piece_reduce not in PIECE_REDUCE:
         raise VdiError(f"piece_reduce: unknown '{cfg.piece_reduce}'{did_you_mean(cfg.piece_reduce, PIECE_REDUCE)}")
     data = get_source(ctx.profile, cfg.data.source)(cfg.data, ctx)
+    stated = fingerprint(cfg, ctx).get("data")  # the run key's identity must be the data's own
+    if stated is not None and stated != data.fingerprint:
+        raise VdiError(f"data source '{cfg.data.source}' ({ctx.profile}) states fingerprint {stated} but its data "
+                       f"carries {data.fingerprint}; fix the source's fingerprint hook")
     model, _, tokenizer = load_clip(data.clip, ctx.device)
     tower = ClipTextTower(model, tokenizer).eval()
     nlp = load_spacy()
