@@ -17,9 +17,6 @@ import importlib
 import multiprocessing
 import os
 import shutil
-import signal
-import sys
-import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,6 +42,7 @@ from .store import (
     run_key,
 )
 from .tasks import BuildJob, RunContext, get_task
+from .workers import die_with_parent
 
 
 def results_root() -> Path:
@@ -193,34 +191,10 @@ def _run_locked(p: PlannedRun, device: str, store: RunStore, force: bool, label:
 
 def _worker_init(task_modules: list[str], parent: int | None = None) -> None:
     # Workers die with their parent: a killed `vdi run` must not leave 1 GB orphans behind.
-    _die_with_parent(parent if parent is not None else os.getppid())
+    die_with_parent(parent if parent is not None else os.getppid())
     # A spawned worker starts empty: import the modules that registered the tasks it will run.
     for name in task_modules:
         importlib.import_module(name)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere:
-    a watchdog thread exits the process once the parent is gone (the parent id changes)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            # 1 = PR_SET_PDEATHSIG. It fires when the *thread* that spawned this worker exits: the
-            # pool spawns workers from the thread that calls submit(), the main thread of `vdi run`.
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass  # the watchdog below still covers it
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="vdi-parent-watchdog", daemon=True).start()
 
 
 def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
