@@ -27,6 +27,8 @@ class Case:
     phrase: str = ""  # expected (case-insensitive) in stdout + stderr
     tables_may_change: bool = False
     env: dict[str, str] = field(default_factory=dict)  # extra environment; "{tmp}" is replaced
+    # An extra check of the state afterwards (tmp dir -> asserts), e.g. "no work folder was created".
+    after: Callable[[Path], None] | None = None
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -62,4 +64,6 @@ def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> tuple[int, str, str]
         json.loads(p.read_text(encoding="utf-8"))  # nothing half-written
     if not case.tables_may_change:
         assert snapshot(tmp / "tables") == before, f"{case.id}: the tables folder changed"
+    if case.after is not None:
+        case.after(tmp)
     return code, out, err

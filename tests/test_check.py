@@ -95,7 +95,7 @@ def test_d_stale_table_plan_changed(env, tmp_path):
     _run_and_render(spec, "mini", tables)
     changed = load_spec(write_spec(tmp_path, seeds=2))  # the spec now asks for 2 seeds
     rep = check([changed], "mini", tables_root=tables)
-    assert any("spec, config or code version changed" in f for f in rep.failures)
+    assert any("spec, config, device kind or code version changed" in f for f in rep.failures)
 
 
 def test_d_missing_stamp(env):
@@ -107,13 +107,14 @@ def test_d_missing_stamp(env):
     assert any("has no render stamp" in f for f in rep.failures)
 
 
-def test_results_absent_is_a_note_not_a_failure(env, tmp_path, monkeypatch):
+def test_results_absent_is_a_failure_not_an_ok(env, tmp_path, monkeypatch):
+    """An empty or wrong VDI_RESULTS compares nothing, so it must not say OK."""
     spec, tables = env
     _run_and_render(spec, "mini", tables)
     check([spec], "mini", tables_root=tables, update_golden=True)
     monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "elsewhere"))  # a fresh clone: no results
     rep = check([spec], "mini", tables_root=tables)
-    assert rep.ok and any("staleness not checked" in n for n in rep.notes)
+    assert not rep.ok and len(rep.failures) == 1 and rep.failures[0].startswith("no mini results for toy1 under ")
 
 
 def test_cli_exit_codes(env, monkeypatch, capsys):

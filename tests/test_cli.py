@@ -60,3 +60,22 @@ def test_failed_row_exit_code(toy_env, capsys):
     assert main(["run", "toy1", "--seeds", "1", "--jobs", "1"]) == 1
     assert "failed: toy1:high seed 0: toy row asked to fail" in capsys.readouterr().err
     assert "| 1 " in (toy_env / "tables" / "mini" / "toy1.md").read_text()
+
+
+def test_render_and_check_read_the_device_kind_asked_for(toy_env, capsys):
+    """The device kind is in the run key: CPU and GPU records of a row live side by side, and
+    render/check read one kind (auto on paper: the kind with more results of the table)."""
+    from vdi_core.runner import execute, plan
+    from vdi_core.spec import find_spec
+
+    spec = find_spec("toy1")
+    execute(plan(spec, "paper", device="cuda"), device="cuda", log=lambda s: None)  # the toy task needs no GPU
+    tables = toy_env / "tables" / "paper"
+    assert main(["render", "toy1", "--profile", "paper"]) == 0  # auto: only cuda results exist
+    text = (tables / "toy1.md").read_text()  # the paper profile of the toy spec runs 1 seed
+    assert "| 12.00     | 12.00     | +0.00 ✓" in text and "device: cuda" in text
+    assert main(["render", "toy1", "--profile", "paper", "--device", "cpu"]) == 0
+    text = (tables / "toy1.md").read_text()
+    assert "| 1   | —       | 12.00     | —   |" in text and "n=0 -->" in text  # no CPU results: dashes
+    assert main(["render", "toy1", "--profile", "paper", "--device", "tpu"]) == 2
+    assert "--device 'tpu' is not a device" in capsys.readouterr().err

@@ -125,14 +125,16 @@ def test_shared_inputs_are_built_once_before_the_runs(tmp_path, isolated_store, 
     assert (cache / "built-b2").read_text() == "1"  # cached inputs are not rebuilt
 
 
-def test_a_result_from_another_device_is_run_again(tmp_path, isolated_store):
-    """The run key leaves the device out (a CPU and a GPU run of a row are the same experiment), but
-    their numbers differ (bf16), so `vdi run --device cpu` does not reuse a stored GPU result."""
-    planned = plan(load_spec(write_spec(tmp_path, seeds=1)), "mini")
-    assert len(execute(planned, device="cuda", log=lambda s: None).ran) == 2
-    assert all(r["provenance"]["device"].startswith("cuda") for r in load_results(planned).values())
-    lines = []
-    again = execute(planned, device="cpu", log=lines.append)
-    assert len(again.ran) == 2 and not again.cached
-    assert any("computed on cuda; running it again on cpu" in line for line in lines)
-    assert len(execute(planned, device="cpu", log=lambda s: None).cached) == 2
+def test_a_gpu_run_never_overwrites_the_cpu_record(tmp_path, isolated_store):
+    """The device kind is part of the run key (bf16 on a GPU gives other numbers than fp32 on a CPU):
+    the two runs of a row get two keys and two records, and each is cached for its own kind."""
+    spec = load_spec(write_spec(tmp_path, seeds=1))
+    on_cpu, on_gpu = plan(spec, "mini", device="cpu"), plan(spec, "mini", device="cuda")
+    assert {p.key for p in on_cpu}.isdisjoint({p.key for p in on_gpu})
+    assert len(execute(on_cpu, device="cpu", log=lambda s: None).ran) == 2
+    assert len(execute(on_gpu, device="cuda", log=lambda s: None).ran) == 2  # toy task: no real GPU needed
+    assert all(r["provenance"]["device"].startswith("cpu") for r in load_results(on_cpu).values())
+    assert all(r["provenance"]["device"].startswith("cuda") for r in load_results(on_gpu).values())
+    assert len(execute(on_cpu, device="cpu", log=lambda s: None).cached) == 2
+    with pytest.raises(VdiError, match="planned for cpu but is run on cuda"):
+        execute(on_cpu, device="cuda", log=lambda s: None)

@@ -3,6 +3,8 @@ function of the config and seed, so every rendered number can be checked by hand
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,12 @@ class ToyConfig:
 
 def run(cfg: ToyConfig, ctx) -> TaskResult:
     CALLS.append((cfg.a, cfg.b, ctx.seed))
+    # For tests with real processes (tests/test_faults.py): count runs across processes in a file
+    # and make a run slow enough that two processes overlap. Not config: the keys stay the same.
+    if os.environ.get("VDI_TOY_CALLS"):
+        with open(os.environ["VDI_TOY_CALLS"], "a") as f:
+            f.write(f"{cfg.a} {cfg.b} {ctx.seed} {os.getpid()}\n")
+    time.sleep(float(os.environ.get("VDI_TOY_SLEEP", "0")))
     if cfg.knobs.mode == "fail":
         raise VdiError("toy row asked to fail")
     if cfg.knobs.mode == "boom":

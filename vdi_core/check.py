@@ -5,12 +5,22 @@ Fails (non-zero exit, one line per offending cell) when
   (b) a recorded mini result drifted from the committed golden file,
   (c) a claim that held in the golden file is now contradicted (a held claim that became
       undecided is a note, not a failure: see `claim_change`),
-  (d) a rendered table is stale with respect to the results it was rendered from.
+  (d) a rendered table is stale with respect to the results it was rendered from,
+  (e) it could not compare: no results at all (an empty or wrong VDI_RESULTS), zero compared
+      cells, no golden file (mini), a golden file of the wrong shape, or (mini) a golden cell with
+      no comparable local result. A check that compared nothing never says OK.
+Staleness rule: a table must be rendered from exactly the results present here. Fewer results here
+than the table was rendered from is a failure too (the check cannot vouch for cells whose results
+it does not see), as is a different set (the results digest moved).
+`--update-golden` refuses (VdiError, nothing written) unless every planned run of every table has
+a result computed on the CPU: a partial update would shrink the golden file, a GPU one would put
+bf16 numbers into a file of CPU numbers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +29,7 @@ from .claims import aggregate, collect_evidence, judge_claim
 from .errors import VdiError
 from .render import claim_line, render_stamp, tables_dir
 from .runner import load_results, plan
+from .runner import results_root as default_results_root
 from .spec import Spec
 from .store import atomic_write_json, device_kind
 
@@ -30,6 +41,7 @@ _STAMP = re.compile(r"<!-- vdi-render plan=(\w+) results=(\w+) n=(\d+) -->")
 class CheckReport:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    compared: int = 0  # cells compared with the paper or the golden file
 
     @property
     def ok(self) -> bool:
@@ -40,43 +52,116 @@ def golden_path(tables_root: Path | None = None) -> Path:
     return tables_dir("mini", tables_root) / "golden.json"
 
 
+def _num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def validate_golden(g, path: Path) -> dict:
+    """The golden file's schema; anything else is one line naming the first offending key."""
+    fix = "restore it from git or rewrite it with `vdi check --update-golden`"
+
+    def bad(where: str, what: str):
+        raise VdiError(f"golden file {path}: {where} {what}; {fix}")
+
+    if not isinstance(g, dict):
+        bad("top level", f"is a JSON {type(g).__name__}, not an object")
+    if g.get("profile") != "mini":
+        bad("'profile'", f"is {g.get('profile')!r}, not 'mini'")
+    if not _num(g.get("tolerance")) or g["tolerance"] < 0:
+        bad("'tolerance'", f"is {g.get('tolerance')!r}, not a number >= 0")
+    if not isinstance(g.get("tables"), dict):
+        bad("'tables'", "is missing or not an object")
+    for t, entry in g["tables"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("rows"), dict) \
+                or not isinstance(entry.get("claims"), dict):
+            bad(f"tables.{t}", "needs objects 'rows' and 'claims'")
+        for r, metrics in entry["rows"].items():
+            if not isinstance(metrics, dict):
+                bad(f"tables.{t}.rows.{r}", "is not an object")
+            for m, c in metrics.items():
+                if not (isinstance(c, dict) and _num(c.get("mean")) and _num(c.get("std"))
+                        and isinstance(c.get("n"), int) and not isinstance(c.get("n"), bool) and c["n"] >= 1):
+                    bad(f"tables.{t}.rows.{r}.{m}", "needs 'mean', 'std' (numbers) and 'n' (an int >= 1)")
+        for c, held in entry["claims"].items():
+            if held not in (True, False, None, "holds", "contradicted", "undecided"):
+                bad(f"tables.{t}.claims.{c}", f"is {held!r}, not 'holds', 'contradicted', 'undecided' or null")
+    return g
+
+
 def _load_golden(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+        g = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise VdiError(f"golden file {path} is not valid JSON ({e}); restore it from git "
                        f"or rewrite it with `vdi check --update-golden`") from None
+    return validate_golden(g, path)
 
 
 def check(specs: list[Spec], profile: str, tables_root: Path | None = None, results_root: Path | None = None,
-          update_golden: bool = False) -> CheckReport:
+          update_golden: bool = False, devices: dict[str, str] | None = None) -> CheckReport:
+    """`devices`: spec id -> the device kind whose results to read (default: cpu)."""
     rep = CheckReport()
     gpath = golden_path(tables_root)
     golden = _load_golden(gpath) if profile == "mini" else None
-    if profile == "mini" and golden is None and not update_golden:
-        rep.notes.append(f"no golden file at {gpath}; create it with `vdi check --update-golden`")
-    tol = (golden or {}).get("tolerance", GOLDEN_TOLERANCE)
-    new_golden = {"profile": "mini", "tolerance": tol, "tables": dict((golden or {}).get("tables", {}))}
-
+    if update_golden and profile != "mini":
+        raise VdiError("--update-golden applies to the mini profile only (the paper profile checks against the paper)")
+    loaded = []
     for spec in specs:
-        planned = plan(spec, profile)
-        results = load_results(planned, results_root)
+        planned = plan(spec, profile, device=(devices or {}).get(spec.id, "cpu"))
+        loaded.append((spec, planned, load_results(planned, results_root)))
+    if not any(results for _, _, results in loaded):
+        root = results_root or default_results_root()
+        rep.failures.append(f"no {profile} results for {', '.join(s.id for s in specs)} under {root}; run "
+                            f"`vdi run` first, or point VDI_RESULTS at the store the tables were rendered from")
+        return rep
+    if update_golden:
+        _update_golden(loaded, golden, gpath, rep, results_root)
+        return rep
+    no_golden = profile == "mini" and golden is None
+    if no_golden:
+        rep.failures.append(f"no golden file at {gpath}; restore it from git or create it with "
+                            f"`vdi check --update-golden`")
+    for spec, planned, results in loaded:
         cells = aggregate(spec, profile, planned, results)
         evidence = collect_evidence(spec, profile, planned, results, results_root) if profile == "mini" else {}
         _check_stale(spec, profile, planned, results, tables_root, rep)
         if profile == "paper":
             _check_paper(spec, cells, rep)
-        elif golden is not None and not update_golden:
+        elif not no_golden:
             _check_devices(spec, planned, results, rep)
-            _check_golden(spec, profile, cells, golden["tables"].get(spec.id), tol, rep, evidence)
-        if update_golden and profile == "mini":
-            new_golden["tables"][spec.id] = _golden_entry(spec, profile, cells, evidence)
-    if update_golden and profile == "mini":
-        atomic_write_json(gpath, new_golden)
-        rep.notes.append(f"golden file written: {gpath}")
+            _check_golden(spec, cells, golden["tables"].get(spec.id), golden["tolerance"], rep)
+            if spec.id in golden["tables"]:
+                _check_claims(spec, profile, cells, golden["tables"][spec.id]["claims"], rep, evidence)
+    if rep.compared == 0 and not no_golden:
+        rep.failures.append(f"compared 0 cells ({profile}): no stored result matches a "
+                            f"{'paper reference' if profile == 'paper' else 'golden cell'}; run the tables first")
     return rep
+
+
+def _update_golden(loaded, golden: dict | None, gpath: Path, rep: CheckReport,
+                   results_root: Path | None = None) -> None:
+    """Rewrite the golden entries of these tables, or refuse with one line (nothing written)."""
+    tables = dict((golden or {}).get("tables", {}))
+    for spec, planned, results in loaded:
+        missing = [p for p in planned if p.key not in results]
+        if missing:
+            seeds = max(p.seed for p in planned) + 1
+            raise VdiError(f"refusing to update the golden file: {spec.id} has {len(planned) - len(missing)} of "
+                           f"{len(planned)} planned results (missing e.g. {missing[0].row} seed {missing[0].seed}); "
+                           f"run `vdi run {spec.id} --seeds {seeds}` first (a partial update would shrink it)")
+        gpu = [p for p in planned if device_kind(results[p.key]["provenance"]["device"]) != "cpu"]
+        if gpu:
+            raise VdiError(f"refusing to update the golden file: {spec.id} | {gpu[0].row} seed {gpu[0].seed} was "
+                           f"computed on {results[gpu[0].key]['provenance']['device']}; the golden file holds CPU "
+                           f"numbers, run `vdi run {spec.id} --device cpu`")
+        evidence = collect_evidence(spec, "mini", planned, results, results_root)
+        tables[spec.id] = _golden_entry(spec, "mini", aggregate(spec, "mini", planned, results), evidence)
+        rep.compared += sum(len(ms) for ms in tables[spec.id]["rows"].values())
+    tol = (golden or {}).get("tolerance", GOLDEN_TOLERANCE)
+    atomic_write_json(gpath, {"profile": "mini", "tolerance": tol, "tables": tables})
+    rep.notes.append(f"golden file written: {gpath}")
 
 
 def _check_paper(spec: Spec, cells, rep: CheckReport) -> None:
@@ -85,6 +170,7 @@ def _check_paper(spec: Spec, cells, rep: CheckReport) -> None:
             ref, cell = row.ref(m.id), cells.get(row.id, {}).get(m.id)
             if ref is None or cell is None:
                 continue
+            rep.compared += 1
             delta = cell.mean - ref
             if abs(delta) > m.tolerance + 1e-9:
                 rep.failures.append(f"{spec.id} | {row.id} | {m.id}: measured {cell.mean:.{m.decimals}f} vs paper "
@@ -99,6 +185,32 @@ def _golden_entry(spec: Spec, profile: str, cells, evidence) -> dict:
     return {"rows": rows, "claims": claims}
 
 
+def _check_golden(spec: Spec, cells, entry: dict | None, tol: float, rep: CheckReport) -> None:
+    if entry is None:
+        rep.failures.append(f"{spec.id}: not in the golden file, nothing to compare; add it with "
+                            f"`vdi check {spec.id} --update-golden`")
+        return
+    uncompared = []
+    for row_id, metrics in entry["rows"].items():
+        for m_id, g in metrics.items():
+            cell = cells.get(row_id, {}).get(m_id)
+            if cell is None or cell.n != g["n"]:
+                uncompared.append((row_id, m_id, g["n"], cell.n if cell else 0))
+                continue
+            rep.compared += 1
+            # A metric on a 0-1 scale (Table 1, Figure 1) gets its own, tighter spec tolerance.
+            m_tol = min(tol, spec.metric(m_id).tolerance) if any(m.id == m_id for m in spec.metrics) else tol
+            if abs(cell.mean - g["mean"]) > m_tol:
+                d = spec.metric(m_id).decimals if any(m.id == m_id for m in spec.metrics) else 2
+                rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.{d}f} now vs golden {g['mean']:.{d}f} "
+                                    f"(Δ {cell.mean - g['mean']:+.{d}f}, tolerance ±{m_tol:g})")
+    if uncompared:  # the mini grid is cheap: a check that skips golden cells cannot vouch for them
+        row_id, m_id, want, have = uncompared[0]
+        rep.failures.append(f"{spec.id}: {len(uncompared)} golden cell(s) have no comparable local result (e.g. "
+                            f"{row_id} | {m_id}: {have} seed(s) here, {want} in golden); run "
+                            f"`vdi run {spec.id} --seeds {want}`")
+
+
 def claim_change(was, now: str | None) -> str | None:
     """"fail", "note" or None for a claim whose golden verdict was `was` and is now `now`.
     Golden files before verdicts stored booleans: true reads as "holds", false as not holding."""
@@ -111,30 +223,11 @@ def claim_change(was, now: str | None) -> str | None:
     return "note" if now in ("undecided", None) else None
 
 
-def _check_golden(spec: Spec, profile: str, cells, entry: dict | None, tol: float, rep: CheckReport,
-                  evidence=None) -> None:
-    if entry is None:
-        rep.notes.append(f"{spec.id}: not in the golden file (add it with `vdi check --update-golden`)")
-        return
-    for row_id, metrics in entry["rows"].items():
-        for m_id, g in metrics.items():
-            cell = cells.get(row_id, {}).get(m_id)
-            if cell is None:
-                rep.notes.append(f"{spec.id} | {row_id} | {m_id}: no local result to compare with golden")
-                continue
-            if cell.n != g["n"]:
-                rep.notes.append(f"{spec.id} | {row_id} | {m_id}: {cell.n} seed(s) here vs {g['n']} in golden; "
-                                 f"not compared (run with --seeds {g['n']})")
-                continue
-            # A metric on a 0-1 scale (Table 1, Figure 1) gets its own, tighter spec tolerance.
-            m_tol = min(tol, spec.metric(m_id).tolerance)
-            if abs(cell.mean - g["mean"]) > m_tol:
-                d = spec.metric(m_id).decimals
-                rep.failures.append(f"{spec.id} | {row_id} | {m_id}: {cell.mean:.{d}f} now vs golden {g['mean']:.{d}f} "
-                                    f"(Δ {cell.mean - g['mean']:+.{d}f}, tolerance ±{m_tol:g})")
+def _check_claims(spec: Spec, profile: str, cells, golden_claims: dict, rep: CheckReport, evidence) -> None:
+    """How a claim's verdict now compares with the golden file's (kept apart: its rules may change)."""
     for claim in spec.claims:
         res = judge_claim(spec, claim, cells, profile, evidence)
-        change = claim_change(entry["claims"].get(claim.id), res.verdict)
+        change = claim_change(golden_claims.get(claim.id), res.verdict)
         line = claim_line(spec, claim, res).split(" ", 2)[2]  # without the bullet and mark
         if change == "fail":
             rep.failures.append(f"{spec.id} | claim '{claim.id}' held in golden but is contradicted now: {line}")
@@ -159,17 +252,19 @@ def _check_stale(spec: Spec, profile: str, planned, results, tables_root, rep: C
         if results:
             rep.failures.append(f"{spec.id}: {path} missing although results exist; run `vdi render {spec.id}`")
         return
-    m = _STAMP.search(path.read_text(encoding="utf-8"))
+    m = _STAMP.search(path.read_text(encoding="utf-8", errors="replace"))
     if m is None:
         rep.failures.append(f"{spec.id}: {path} has no render stamp; re-render with `vdi render {spec.id}`")
         return
     now = _STAMP.search(render_stamp(planned, results))
     plan_digest, res_digest, n = m.group(1), m.group(2), int(m.group(3))
     if plan_digest != now.group(1):
-        rep.failures.append(f"{spec.id}: {path} is stale: the spec, config or code version changed since it was "
-                            f"rendered; run `vdi run {spec.id} --profile {profile}`")
+        rep.failures.append(f"{spec.id}: {path} is stale: the spec, config, device kind or code version changed "
+                            f"since it was rendered; run `vdi run {spec.id} --profile {profile}`")
     elif len(results) < n:
-        rep.notes.append(f"{spec.id}: rendered from {n} results, {len(results)} present here; staleness not checked")
+        rep.failures.append(f"{spec.id}: {path} was rendered from {n} results, only {len(results)} present here; "
+                            f"point VDI_RESULTS at the store it was rendered from, or run `vdi run {spec.id} "
+                            f"--profile {profile}`")
     elif res_digest != now.group(2):
         rep.failures.append(f"{spec.id}: {path} is stale: results changed since it was rendered; "
                             f"run `vdi render {spec.id} --profile {profile}`")

@@ -15,6 +15,12 @@ def read_toml(path: Path, what: str, fix: str) -> dict:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise VdiError(f"{what} not found at {path}; {fix}") from None
+    except IsADirectoryError:
+        raise VdiError(f"{what} {path} is a folder, not a TOML file; {fix}") from None
+    except UnicodeDecodeError as e:
+        raise VdiError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the file as UTF-8") from None
+    except OSError as e:
+        raise VdiError(f"cannot read {what} {path} ({e.strerror}); check its permissions") from None
     except tomllib.TOMLDecodeError as e:
         raise VdiError(f"{path}: invalid TOML ({e}); fix the file") from None
 

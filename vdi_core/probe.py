@@ -17,7 +17,7 @@ import torch
 
 from .datatypes import ProbeData, Triplet
 from .errors import VdiError, did_you_mean
-from .sources import get_source
+from .sources import get_source, source_entry
 from .tasks import RunContext, Task, TaskResult, register_task
 
 NEG_TYPES = ("subject", "verb", "object")
@@ -143,6 +143,10 @@ def run(cfg: ProbeConfig, ctx: RunContext) -> TaskResult:
     if cfg.normalisation not in NORMALISATIONS:  # fail before any data is built
         raise VdiError(f"normalisation: unknown '{cfg.normalisation}'{did_you_mean(cfg.normalisation, NORMALISATIONS)}")
     data: ProbeData = get_source(ctx.profile, cfg.data.source)(cfg.data, ctx)
+    stated = fingerprint(cfg, ctx).get("data")  # the run key's identity must be the data's own
+    if stated is not None and stated != data.fingerprint:
+        raise VdiError(f"data source '{cfg.data.source}' ({ctx.profile}) states fingerprint {stated} but its data "
+                       f"carries {data.fingerprint}; fix the source's fingerprint hook")
     bad = sorted({t.neg_type for t in data.triplets} - set(NEG_TYPES))
     if bad:
         raise VdiError(f"probe data has negative types {bad}; expected {list(NEG_TYPES)}")
@@ -171,6 +175,10 @@ def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
         from .data.sources_probe import input_fingerprint
 
         out.update(input_fingerprint(cfg.data, cfg.data.source))
+    else:  # a source that states its identity cheaply (the mini world's and models' keys)
+        cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
+        if cheap is not None:
+            out.update(cheap(cfg.data, ctx))
     return out
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from tabulate import tabulate
 
 from .claims import ClaimResult, aggregate, collect_evidence, judge_claim, row_interval
 from .spec import Spec
-from .store import REPO_ROOT, atomic_write_text, canonical_json
+from .store import REPO_ROOT, atomic_write_text, canonical_json, default_mode, env_dir
 
 DASH = "—"
 MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a micro-CLIP. Absolute numbers are "
@@ -26,7 +27,7 @@ MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a m
 
 def tables_dir(profile: str, root: Path | None = None) -> Path:
     """tables/<profile>/ of this checkout, or under $VDI_TABLES."""
-    return Path(root or os.environ.get("VDI_TABLES", REPO_ROOT / "tables")) / profile
+    return (Path(root) if root else env_dir("VDI_TABLES", REPO_ROOT / "tables")) / profile
 
 
 def _digest(obj) -> str:
@@ -195,10 +196,16 @@ def write_table(spec: Spec, profile: str, text: str, root: Path | None = None,
     atomic_write_text(path, text)
     for name in spec.outputs:
         found = [d / name for d in artifact_dirs if (d / name).is_file()]
-        if found:
-            tmp = path.with_name(f".{name}.tmp")
-            shutil.copyfile(found[0], tmp)
-            os.replace(tmp, path.with_name(name))
+        if found:  # a unique temp name: two renders of one table at once must not share it
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                shutil.copyfile(found[0], tmp)
+                os.chmod(tmp, default_mode())
+                os.replace(tmp, path.with_name(name))
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
     return path
 
 

@@ -4,6 +4,11 @@
 ones the store lacks, each saved atomically the moment it finishes, so a failure or a kill later
 never loses an earlier row. Rows from several tables that resolve to the same config share one
 key and therefore one run (the VDI default row appears in Tables 2-5).
+
+Across processes a key runs once: `_run_one` holds the key's lock (vdi_core/locks.py) while it
+runs, and re-reads the store once it has the lock, so a second `vdi run` sharing the row waits and
+then takes the first one's result. The work folder work/<key>/ is only touched by the lock holder.
+The device kind (cpu / cuda) is part of the key: a GPU run never overwrites a CPU record.
 """
 
 from __future__ import annotations
@@ -21,19 +26,31 @@ from typing import Any
 
 from . import CODE_VERSION
 from .config import apply_overrides, assumptions_in_force, to_dict
-from .errors import VdiError
+from .errors import VdiError, did_you_mean
+from .locks import key_lock
 from .sources import MissingData
-from .spec import Spec
-from .store import REPO_ROOT, RunStore, device_kind, device_name, git_commit, now_iso, package_versions, run_key
+from .spec import PROFILES, Spec
+from .store import (
+    REPO_ROOT,
+    RunStore,
+    device_kind,
+    device_name,
+    env_dir,
+    git_commit,
+    now_iso,
+    package_versions,
+    run_key,
+)
 from .tasks import BuildJob, RunContext, get_task
+from .workers import die_with_parent
 
 
 def results_root() -> Path:
-    return Path(os.environ.get("VDI_RESULTS", REPO_ROOT / "results"))
+    return env_dir("VDI_RESULTS", REPO_ROOT / "results")
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("VDI_CACHE", REPO_ROOT / ".cache"))
+    return env_dir("VDI_CACHE", REPO_ROOT / ".cache")
 
 
 @dataclass(frozen=True)
@@ -57,12 +74,22 @@ def plan(spec: Spec, profile: str, seeds: int | None = None, rows: list[str] | N
     task = get_task(spec.task)
     cfg = apply_overrides(task.config_cls(), dict(spec.base), f"{spec.path} [base]")
     cfg = apply_overrides(cfg, dict(spec.profiles[profile].overrides), f"{spec.path} [profiles.{profile}]")
+    if profile not in PROFILES:
+        raise VdiError(f"unknown profile '{profile}'{did_you_mean(profile, PROFILES)}")
     n_seeds = seeds if seeds is not None else spec.profiles[profile].seeds
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise VdiError(f"--seeds must be a whole number >= 1, got {n_seeds!r} (a table of 0 seeds would be "
+                       f"all dashes)")
     selected = spec.rows_for(profile)
     if rows:
         for r in rows:
-            spec.row(r)  # did-you-mean on a typo
+            row = spec.row(r)  # did-you-mean on a typo
+            if profile not in row.profiles:
+                raise VdiError(f"{spec.path}: row '{r}' is not part of the '{profile}' profile (it runs on "
+                               f"{', '.join(row.profiles)}); drop it from --rows or pass --profile "
+                               f"{row.profiles[0]}")
         selected = tuple(r for r in selected if r.id in rows)
+    kind = device_kind(device)
     planned = []
     for row in selected:
         row_cfg = apply_overrides(cfg, dict(row.overrides), f"{spec.path} row '{row.id}'")
@@ -70,7 +97,7 @@ def plan(spec: Spec, profile: str, seeds: int | None = None, rows: list[str] | N
             ctx = make_context(profile, seed, device, Path("."))
             identity = {
                 "task": task.name, "task_version": task.version, "code_version": CODE_VERSION,
-                "profile": profile, "seed": seed, "config": to_dict(row_cfg),
+                "profile": profile, "seed": seed, "device_kind": kind, "config": to_dict(row_cfg),
                 "fingerprints": task.fingerprint(row_cfg, ctx),
             }
             planned.append(PlannedRun(spec.id, row.id, profile, seed, task.name, row_cfg, identity,
@@ -96,13 +123,35 @@ def pin_threads(profile: str) -> None:
 
 def _run_one(p: PlannedRun, device: str, store_root: Path | None, force: bool, label: str, log=print):
     """Run one planned row and save its record; returns (status, message). Runs in a worker
-    process under --jobs > 1, so it reports instead of raising."""
-    store = RunStore(store_root or results_root(), p.profile)
+    process under --jobs > 1, so it reports instead of raising. Holds the key's lock throughout:
+    another process running the same key finishes first, and its result is taken as cached."""
+    try:
+        store = RunStore(store_root or results_root(), p.profile)
+        with key_lock(store.lock_path(p.key),
+                      on_wait=lambda: log(f"{label}  waiting for another process running this key ({p.key})")):
+            if not force:
+                try:
+                    if store.load(p.key) is not None:
+                        log(f"{label}  finished meanwhile by another process; cached")
+                        return "cached", ""
+                except VdiError as e:
+                    return "failed", f"{p.table}:{p.row} seed {p.seed}: {e}"
+            return _run_locked(p, device, store, force, label, log)
+    except VdiError as e:  # the lock folder cannot be created (read-only store)
+        log(f"{label}  FAILED: {e}")
+        return "failed", f"{p.table}:{p.row} seed {p.seed}: {e}"
+
+
+def _run_locked(p: PlannedRun, device: str, store: RunStore, force: bool, label: str, log=print):
     work = store.work_dir(p.key)
-    if force and work.exists():
-        shutil.rmtree(work)  # --force means from scratch, not resume
-    work.mkdir(parents=True, exist_ok=True)
-    store.artifact_dir(p.key).mkdir(parents=True, exist_ok=True)
+    try:
+        if force and work.exists():
+            shutil.rmtree(work)  # --force means from scratch, not resume
+        work.mkdir(parents=True, exist_ok=True)
+        store.artifact_dir(p.key).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return "failed", (f"{p.table}:{p.row} seed {p.seed}: cannot create {work} ({e.strerror}); "
+                          f"make {store.dir} writable")
     pin_threads(p.profile)
     ctx = make_context(p.profile, p.seed, device, work, log=log, artifact_dir=store.artifact_dir(p.key),
                        progress=lambda stage, k, n: log(f"{label}  {stage} {k}/{n}"))
@@ -129,14 +178,20 @@ def _run_one(p: PlannedRun, device: str, store_root: Path | None, force: bool, l
             "assumptions": assumptions_in_force(p.config),
         },
     }
-    store.save(p.key, record)
+    try:
+        store.save(p.key, record)
+    except VdiError as e:  # a read-only or full disk fails this row; the work folder stays for a resume
+        log(f"{label}  FAILED: {e}")
+        return "failed", f"{p.table}:{p.row} seed {p.seed}: {e}"
     if work.exists():
         shutil.rmtree(work, ignore_errors=True)
     log(f"{label}  done in {wall:.1f}s")
     return "ran", ""
 
 
-def _worker_init(task_modules: list[str]) -> None:
+def _worker_init(task_modules: list[str], parent: int | None = None) -> None:
+    # Workers die with their parent: a killed `vdi run` must not leave 1 GB orphans behind.
+    die_with_parent(parent if parent is not None else os.getppid())
     # A spawned worker starts empty: import the modules that registered the tasks it will run.
     for name in task_modules:
         importlib.import_module(name)
@@ -151,14 +206,17 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
     out = Outcome([], [], {})
     todo = []
     for key, p in unique.items():
-        record = None if force else RunStore(store_root or results_root(), p.profile).load(key)
-        computed_on = device_kind(record["provenance"]["device"]) if record else None
-        if record is not None and computed_on == device_kind(device):
+        if p.identity.get("device_kind", device_kind(device)) != device_kind(device):
+            raise VdiError(f"{p.table}:{p.row} was planned for {p.identity['device_kind']} but is run on {device}; "
+                           f"plan with the same --device")
+        try:
+            record = None if force else RunStore(store_root or results_root(), p.profile).load(key)
+        except VdiError as e:  # a stored record of the wrong shape fails its row, not the whole run
+            out.failed[key] = f"{p.table}:{p.row} seed {p.seed}: {e}"
+            continue
+        if record is not None:
             out.cached.append(key)
         else:
-            if record is not None:  # bf16 on a GPU gives other numbers than fp32 on the CPU
-                log(f"{p.table}:{p.row} seed {p.seed}: the stored result was computed on {computed_on}; "
-                    f"running it again on {device}")
             todo.append(p)
     labels = {p.key: f"[{i}/{len(todo)}] {p.table}:{p.row} seed {p.seed}" for i, p in enumerate(todo, 1)}
 
@@ -167,6 +225,8 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
             raise VdiError(message)
         if status == "failed":
             out.failed[p.key] = message
+        elif status == "cached":
+            out.cached.append(p.key)
         else:
             out.ran.append(p.key)
 
@@ -191,7 +251,8 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
 
 def _pool(jobs: int, modules: list[str]) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("spawn")  # no fork: torch state must not be shared
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(modules,))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                               initargs=(modules, os.getpid()))
 
 
 def _prebuild_jobs(todo: list[PlannedRun], device: str) -> list[BuildJob]:
@@ -225,7 +286,7 @@ def load_results(planned: list[PlannedRun], store_root: Path | None = None) -> d
     """key -> record for every planned run that has a result."""
     found = {}
     for p in planned:
-        rec = RunStore(store_root or results_root(), p.profile).load(p.key)
+        rec = RunStore(store_root or results_root(), p.profile).load(p.key)  # checked: VdiError on a bad shape
         if rec is not None:
             found[p.key] = rec
     return found

@@ -8,6 +8,7 @@ silently ignored override would produce a wrong number that looks right.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,9 @@ def load_spec(path: str | Path) -> Spec:
     raw = read_toml(path, "spec file", "check the table name (`vdi list`)")
     p = str(path)
     if "include" in raw:  # shared base (e.g. the grounding recipe), merged under this spec
-        inc = path.parent / str(raw.pop("include"))
+        if not isinstance(raw["include"], str) or not raw["include"]:
+            raise VdiError(f"{path}: 'include' must be a file name (string), got {raw['include']!r}")
+        inc = path.parent / raw.pop("include")
         shared = read_toml(inc, f"file included by {path}", "fix the spec's `include` key")
         raw = _merge(shared, raw)
     top = _Reader(p, "", raw, {
@@ -160,7 +163,10 @@ def load_spec(path: str | Path) -> Spec:
         if name not in PROFILES:
             raise VdiError(f"{p}: unknown profile 'profiles.{name}'{did_you_mean(name, PROFILES)}")
         pr = _Reader(p, f"profiles.{name}", pdata, {"seeds": int, "overrides": dict})
-        profiles[name] = ProfileDefaults(pr.get("seeds", 1), _items(pr.get("overrides", {})))
+        seeds = pr.get("seeds", 1)
+        if seeds < 1:  # 0 seeds would render a table of dashes over a good one
+            pr.fail(f"'seeds' must be >= 1, got {seeds}")
+        profiles[name] = ProfileDefaults(seeds, _items(pr.get("overrides", {})))
     for name in PROFILES:
         profiles.setdefault(name, ProfileDefaults())
 
@@ -168,8 +174,13 @@ def load_spec(path: str | Path) -> Spec:
     for i, m in enumerate(top.get("metrics")):
         r = _Reader(p, f"metrics[{i}]", m, {"id": str, "label": str, "higher_is_better": bool,
                                                "tolerance": float, "decimals": int})
+        tolerance, decimals = r.get("tolerance", 1.0), r.get("decimals", 2)
+        if not math.isfinite(tolerance) or tolerance < 0:
+            r.fail(f"'tolerance' must be a finite number >= 0, got {tolerance}")
+        if not 0 <= decimals <= 12:
+            r.fail(f"'decimals' must be between 0 and 12, got {decimals}")
         metrics.append(Metric(r.get("id"), r.get("label", r.get("id")), r.get("higher_is_better", True),
-                              r.get("tolerance", 1.0), r.get("decimals", 2)))
+                              tolerance, decimals))
     metric_ids = [m.id for m in metrics]
 
     columns = []
@@ -192,8 +203,8 @@ def load_spec(path: str | Path) -> Spec:
         for k, v in ref.items():
             if k not in metric_ids:
                 raise VdiError(f"{p}: row '{rid}': reference for unknown metric '{k}'{did_you_mean(k, metric_ids)}")
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise VdiError(f"{p}: row '{rid}': reference '{k}' must be a number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise VdiError(f"{p}: row '{rid}': reference '{k}' must be a finite number, got {v!r}")
         role = r.get("role", "row")
         if role not in ("row", "reference"):
             raise VdiError(f"{p}: row '{rid}': role must be 'row' or 'reference', got '{role}'")
@@ -213,6 +224,10 @@ def load_spec(path: str | Path) -> Spec:
                         tuple((k, float(v)) for k, v in ref.items()), tuple(r.get("bold", [])),
                         row_profiles, r.get("metric_prefix", ""), role))
     row_ids = [r.id for r in rows]
+    if not metrics or not rows:
+        raise VdiError(f"{p}: a spec needs at least one [[metrics]] and one [[rows]] entry")
+    if top.get("id") != path.stem:  # `vdi run X` must render tables/<profile>/X.md, not another name
+        raise VdiError(f"{p}: id '{top.get('id')}' differs from the file name '{path.stem}'; make them equal")
     if len(set(row_ids)) != len(row_ids):
         raise VdiError(f"{p}: duplicate row ids: {sorted({x for x in row_ids if row_ids.count(x) > 1})}")
 

@@ -33,6 +33,21 @@ def run_key(identity: dict) -> str:
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:20]
 
 
+def default_mode() -> int:
+    """0666 less the process umask: what open() would give; mkstemp alone gives 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def env_dir(var: str, default: Path) -> Path:
+    """A root folder from the environment (VDI_RESULTS, VDI_CACHE, VDI_TABLES), refused if it is a file."""
+    path = Path(os.environ.get(var) or default)
+    if path.exists() and not path.is_dir():
+        raise VdiError(f"{var} points to {path}, which is a file, not a folder; set {var} to a folder")
+    return path
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,6 +56,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -50,6 +66,34 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+# What every stored record must hold (key -> type), checked on load.
+RECORD_FIELDS = {"key": str, "task": str, "profile": str, "seed": int, "config": dict, "metrics": dict,
+                 "curves": dict, "extra": dict, "provenance": dict}
+PROVENANCE_FIELDS = {"device": str, "assumptions": list, "packages": dict, "git_commit": str, "finished": str}
+
+
+def validate_record(rec, key: str, path: Path) -> dict:
+    fix = "delete it and rerun the row"
+
+    def bad(what: str):
+        raise VdiError(f"result file {path} has the wrong shape ({what}); {fix}")
+
+    if not isinstance(rec, dict):
+        bad(f"a JSON {type(rec).__name__}, not an object")
+    for name, want in RECORD_FIELDS.items():
+        if not isinstance(rec.get(name), want) or isinstance(rec.get(name), bool):
+            bad(f"'{name}' missing or not a {want.__name__}")
+    for name, want in PROVENANCE_FIELDS.items():
+        if not isinstance(rec["provenance"].get(name), want):
+            bad(f"'provenance.{name}' missing or not a {want.__name__}")
+    if rec["key"] != key:
+        bad(f"it holds key {rec['key']}, its name says {key}")
+    for m, v in rec["metrics"].items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            bad(f"metric '{m}' is {v!r}, not a number")
+    return rec
 
 
 class RunStore:
@@ -69,14 +113,26 @@ class RunStore:
         if not p.is_file():
             return None
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise VdiError(f"result file {p} is corrupt ({e}); delete it and rerun the row") from None
+        except OSError as e:
+            raise VdiError(f"cannot read result file {p} ({e.strerror}); check its permissions") from None
+        return validate_record(rec, key, p)
 
     def save(self, key: str, record: dict) -> Path:
+        """Write a record atomically; a read-only or full disk is one VdiError (that row fails)."""
         p = self.path(key)
-        atomic_write_json(p, record)
+        try:
+            atomic_write_json(p, record)
+        except OSError as e:
+            raise VdiError(f"cannot save the result {p} ({e.strerror or e}); free space or make "
+                           f"{self.dir} writable, then rerun (finished rows are kept)") from None
         return p
+
+    def lock_path(self, key: str) -> Path:
+        """The run key's lock file (vdi_core/locks.py): one process runs a key at a time."""
+        return self.dir / "locks" / f"{key}.lock"
 
     def artifact_dir(self, key: str) -> Path:
         """Files a finished run produced besides its metrics (e.g. a figure)."""
@@ -125,7 +181,8 @@ def device_name(device: str) -> str:
 
 
 def device_kind(device: str) -> str:
-    """"cuda" or "cpu" for a device argument ("cuda:1") or a recorded device name ("cpu (x86_64, 2 cores)")."""
+    """"cuda" or "cpu" for a device argument ("cuda:1") or a recorded device name ("cpu (x86_64, 2 cores)").
+    The kind is part of every run key: bf16 on a GPU gives other numbers than fp32 on a CPU."""
     return "cuda" if device.startswith("cuda") else "cpu"
 
 

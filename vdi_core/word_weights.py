@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .errors import VdiError, did_you_mean
-from .sources import get_source
+from .sources import get_source, source_entry
 from .tasks import RunContext, Task, TaskResult, register_task
 
 GROUPS = ("noun", "verb", "other")
@@ -173,6 +173,10 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
     if cfg.piece_reduce not in PIECE_REDUCE:
         raise VdiError(f"piece_reduce: unknown '{cfg.piece_reduce}'{did_you_mean(cfg.piece_reduce, PIECE_REDUCE)}")
     data = get_source(ctx.profile, cfg.data.source)(cfg.data, ctx)
+    stated = fingerprint(cfg, ctx).get("data")  # the run key's identity must be the data's own
+    if stated is not None and stated != data.fingerprint:
+        raise VdiError(f"data source '{cfg.data.source}' ({ctx.profile}) states fingerprint {stated} but its data "
+                       f"carries {data.fingerprint}; fix the source's fingerprint hook")
     model, _, tokenizer = load_clip(data.clip, ctx.device)
     tower = ClipTextTower(model, tokenizer).eval()
     nlp = load_spacy()
@@ -204,6 +208,10 @@ def fingerprint(cfg: WordWeightsConfig, ctx: RunContext) -> dict[str, str]:
         from .data.sources_probe import input_fingerprint
 
         out.update(input_fingerprint(cfg.data, cfg.data.source))
+    else:  # a source that states its identity cheaply (the mini world's and models' keys)
+        cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
+        if cheap is not None:
+            out.update(cheap(cfg.data, ctx))
     return out
 
 

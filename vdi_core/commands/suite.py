@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from ..check import check
@@ -20,14 +21,47 @@ def _tables(names: list[str]) -> list[str]:
     return names
 
 
+_DEVICE = re.compile(r"^(cpu|cuda|cuda:\d+|auto)$")
+
+
 def _device(arg: str, profile: str) -> str:
-    if arg != "auto":
-        return arg
-    if profile == "mini":  # the mini profile's numbers (and its golden file) are CPU numbers
-        return "cpu"
+    """The device a run uses; checked before anything is planned or created (a run that asks for a
+    GPU the machine lacks must not leave an empty work folder behind)."""
+    if not _DEVICE.match(arg):
+        raise VdiError(f"--device '{arg}' is not a device; use cpu, cuda, cuda:N or auto")
+    if arg == "cpu" or (arg == "auto" and profile == "mini"):
+        return "cpu"  # the mini profile's numbers (and its golden file) are CPU numbers
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if arg == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise VdiError(f"--device {arg}: no CUDA device is available here (torch.cuda.is_available() is False); "
+                       f"use --device cpu or run on a GPU machine")
+    if ":" in arg and int(arg.split(":")[1]) >= torch.cuda.device_count():
+        raise VdiError(f"--device {arg}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                       f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return arg
+
+
+def _results_device(arg: str, spec, profile: str) -> str:
+    """The device kind whose stored results `render` / `check` read (the kind is part of every run
+    key). Explicit: that kind. auto: mini reads CPU results (its golden file holds CPU numbers);
+    paper reads the kind with more stored results of this table, CUDA on a tie."""
+    if not _DEVICE.match(arg):
+        raise VdiError(f"--device '{arg}' is not a device; use cpu, cuda, cuda:N or auto")
+    if arg != "auto":
+        return "cuda" if arg.startswith("cuda") else "cpu"
+    if profile == "mini":
+        return "cpu"
+    counts = {k: len(load_results(plan(spec, profile, device=k))) for k in ("cuda", "cpu")}
+    return "cpu" if counts["cpu"] > counts["cuda"] else "cuda"
+
+
+def _seeds(arg: int | None) -> int | None:
+    if arg is not None and arg < 1:
+        raise VdiError(f"--seeds must be >= 1, got {arg} (a table of 0 seeds would be all dashes)")
+    return arg
 
 
 def _jobs(arg: int, profile: str, device: str) -> int:
@@ -69,8 +103,8 @@ def cmd_refs(args) -> int:
     return 0
 
 
-def _render(spec, profile: str, seeds: int | None = None) -> str:
-    planned = plan(spec, profile, seeds=seeds)
+def _render(spec, profile: str, seeds: int | None = None, device: str = "auto") -> str:
+    planned = plan(spec, profile, seeds=seeds, device=_results_device(device, spec, profile))
     results = load_results(planned)
     text = render_table(spec, profile, planned, results)
     artifacts = [RunStore(results_root(), profile).artifact_dir(p.key) for p in planned if p.key in results]
@@ -80,15 +114,20 @@ def _render(spec, profile: str, seeds: int | None = None) -> str:
 
 
 def cmd_run(args) -> int:
+    seeds = _seeds(args.seeds)
     device = _device(args.device, args.profile)
-    rows = args.rows.split(",") if args.rows else None
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    if args.rows and not rows:
+        raise VdiError(f"--rows '{args.rows}' names no row; give comma-separated row ids or leave it out")
+    if args.jobs < 0:
+        raise VdiError(f"--jobs must be >= 0 (0: the default), got {args.jobs}")
     specs = [find_spec(name) for name in _tables(args.tables)]
-    planned = [p for spec in specs for p in plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)]
+    planned = [p for spec in specs for p in plan(spec, args.profile, seeds=seeds, rows=rows, device=device)]
     # All tables at once: a row shared by several tables runs once, and workers stay busy.
     out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
     print(f"{len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
     failed = out.failed
-    sections = [(spec, _render(spec, args.profile, args.seeds)) for spec in specs]
+    sections = [(spec, _render(spec, args.profile, seeds, device)) for spec in specs]
     if args.report:
         path = tables_dir(args.profile) / "report.md"
         atomic_write_text(path, render_report(sections, args.profile))
@@ -99,13 +138,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_render(args) -> int:
-    for name in _tables(args.tables):
-        _render(find_spec(name), args.profile)
+    for spec in [find_spec(name) for name in _tables(args.tables)]:
+        _render(spec, args.profile, device=args.device)
     return 0
 
 
 def cmd_report(args) -> int:
-    sections = [(find_spec(n), _render(find_spec(n), args.profile)) for n in _tables(args.tables)]
+    specs = [find_spec(n) for n in _tables(args.tables)]
+    sections = [(spec, _render(spec, args.profile, device=args.device)) for spec in specs]
     path = tables_dir(args.profile) / "report.md"
     atomic_write_text(path, render_report(sections, args.profile))
     print(f"wrote {path}")
@@ -114,7 +154,8 @@ def cmd_report(args) -> int:
 
 def cmd_check(args) -> int:
     specs = [find_spec(n) for n in _tables(args.tables)]
-    rep = check(specs, args.profile, update_golden=args.update_golden)
+    rep = check(specs, args.profile, update_golden=args.update_golden,
+                devices={s.id: _results_device(args.device, s, args.profile) for s in specs})
     for n in rep.notes:
         print(f"note: {n}")
     for f in rep.failures:
@@ -141,8 +182,13 @@ def register(sub) -> None:
         p = add(name, fn, help_)
         p.add_argument("--profile", choices=PROFILES, default="mini")
         if name == "run":
-            p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the spec's)")
             p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (mini: cpu)")
+        else:
+            p.add_argument("--device", default="auto",
+                           help="read the results of this device kind: cpu, cuda or auto (mini: cpu; paper: the "
+                                "kind with more results)")
+        if name == "run":
+            p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the spec's)")
             p.add_argument("--rows", default="", help="comma-separated row ids to run (default: all)")
             p.add_argument("--force", action="store_true", help="re-run rows even if results exist")
             p.add_argument("--report", action="store_true", help="also write tables/<profile>/report.md")

@@ -163,4 +163,8 @@ def input_fingerprint(data_cfg, source: str) -> dict[str, str]:
     for name in names:
         path = manifest[name].location(root) if name in manifest else None
         out[name] = file_fingerprint(path)[:16] if path is not None and path.is_file() else "missing"
+    weights = getattr(data_cfg, "weights", "") or ""
+    if weights:  # own weights: their bytes, not only their path, decide the numbers
+        path = Path(weights).expanduser()
+        out["weights"] = file_fingerprint(path)[:16] if path.is_file() else "missing"
     return out

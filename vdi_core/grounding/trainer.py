@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 from ..errors import VdiError
 from ..metrics import evaluate
 from ..predictions import from_scores, save_predictions
+from ..store import default_mode
 from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
@@ -103,9 +105,32 @@ def epoch_predictions(ctx: RunContext, epoch: int) -> Path:
 
 
 def _save(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Atomic, under a unique temp name (a fixed `.tmp` would be shared by two writers)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.chmod(tmp, default_mode())  # mkstemp gives 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path, log) -> dict | None:
+    """The checkpoint's state, or None (after a warning, the file discarded) when it cannot be read:
+    a corrupt checkpoint restarts its run from scratch instead of blocking the row forever."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or not {"key", "epoch", "model", "optimizer", "scheduler", "rng",
+                                                "curves", "evals"} <= set(state):
+            raise ValueError("not a grounding checkpoint")
+        return state
+    except Exception as e:  # noqa: BLE001 - unpickling a damaged file raises almost anything
+        log(f"grounding: WARNING: checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+            f"discarding it and starting this run from scratch")
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _rng_state() -> dict:
@@ -132,9 +157,9 @@ def train(system: GroundingSystem, train_split: PreparedSplit, eval_split: Prepa
     optimizer, scheduler, text_params = build_optimizer(system, cfg)
     history, start = History(), 1
     ckpt_path = Path(ctx.work_dir) / CHECKPOINT
-    if ckpt_path.is_file():
-        # RNG states must stay CPU tensors; load_state_dict moves weights to the model's device.
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    # RNG states must stay CPU tensors; load_state_dict moves weights to the model's device.
+    state = _load_checkpoint(ckpt_path, ctx.log) if ckpt_path.is_file() else None
+    if state is not None:
         if state.get("key") == key:
             system.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])

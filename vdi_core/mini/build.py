@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..datatypes import ModelSpec
+from ..locks import key_lock
+from ..store import default_mode
 from . import frames as frames_mod
 from . import world as world_mod
 from .pretrain import PretrainConfig
@@ -33,20 +36,34 @@ MODEL_INPUTS = ("seed", "render", "vocab", "pretrain_frames")  # world.toml sect
 
 
 def default_cache_dir() -> Path:
+    # not checked here: the CLI reads it while building its parser; runs check it (runner.cache_root)
     env = os.environ.get("VDI_CACHE")
     return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache"
 
 
+def _unique_tmp(path: Path, suffix: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    os.chmod(tmp, default_mode())  # mkstemp gives 0600; a lab shares one cache
+    return Path(tmp)
+
+
 def _atomic_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    tmp = _unique_tmp(path, ".tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    tmp = _unique_tmp(path, ".tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class MiniBuild:
@@ -75,9 +92,18 @@ class MiniBuild:
         where = where or self.root
         where.mkdir(parents=True, exist_ok=True)
         path = where / "build.json"
-        info = json.loads(path.read_text()) if path.exists() else {"config": self.config, "built": {}}
-        info["built"][what] = {"seconds": round(seconds, 2), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _atomic_json(path, info)
+        with key_lock(where / ".build.json.lock"):  # read-modify-write: two builders must not lose an entry
+            info = json.loads(path.read_text()) if path.exists() else {"config": self.config, "built": {}}
+            info["built"][what] = {"seconds": round(seconds, 2),
+                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            _atomic_json(path, info)
+
+    def _entry_lock(self, name: str):
+        """One lock per cache entry (a model, a split's features): a second process building the
+        same entry waits, then finds it built."""
+        # <cache>/locks/, outside mini/: `vdi cache clear` must never delete a lock someone holds
+        return key_lock(self.models_dir.parent.parent / "locks" / f"mini-{name}.lock",
+                        on_wait=lambda: self.log(f"[mini] waiting for another process building {name}"))
 
     # --- world ---------------------------------------------------------------------------------
     def splits(self) -> dict[str, list[world_mod.Script]]:
@@ -102,36 +128,44 @@ class MiniBuild:
 
     def clip_spec(self, name: str) -> ModelSpec:
         """The open_clip spec of a pre-trained model ("vit-joint", "resnet-joint", "separated-image")."""
-        from . import pretrain
-
         out = self.models_dir
         cfg, weights = self._model_files(name)
         if not (cfg.exists() and weights.exists()):
-            t0 = time.time()
-            frames, captions, scenes = self.pretrain_data()
-            seed = self.world["seed"]
-            with pretrain.torch_threads(self.pretrain.threads):
-                if name == "separated-image":
-                    labels = pretrain.scene_labels(self.world, scenes)
-                    pretrain.train_separated_image(frames, labels, self.pretrain, seed, out, log=self.log)
-                else:
-                    pretrain.train_clip(name, frames, captions, self.pretrain, seed, out, log=self.log)
-            self._record(f"model {name}", time.time() - t0, self.models_dir)
+            with self._entry_lock(f"models-{self.model_key}-{name}"):
+                if not (cfg.exists() and weights.exists()):  # another process may have built it meanwhile
+                    self._train_model(name, out)
         return ModelSpec("open_clip", name, str(cfg), str(weights), fingerprint=self.model_fingerprint(name))
+
+    def _train_model(self, name: str, out: Path) -> None:
+        from . import pretrain
+
+        t0 = time.time()
+        frames, captions, scenes = self.pretrain_data()
+        seed = self.world["seed"]
+        with pretrain.torch_threads(self.pretrain.threads):
+            if name == "separated-image":
+                labels = pretrain.scene_labels(self.world, scenes)
+                pretrain.train_separated_image(frames, labels, self.pretrain, seed, out, log=self.log)
+            else:
+                pretrain.train_clip(name, frames, captions, self.pretrain, seed, out, log=self.log)
+        self._record(f"model {name}", time.time() - t0, self.models_dir)
 
     def separated_text_spec(self) -> ModelSpec:
         from .pretrain import torch_threads
         from .text_encoder import train_text_encoder
 
         out = self.models_dir / "separated-text"
-        if not all(f.exists() for f in self._model_files("separated-text")):
-            t0 = time.time()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _, captions, _ = self.pretrain_data()
-            with torch_threads(self.pretrain.threads):
-                train_text_encoder(self.world, captions, self.pretrain.steps["separated-text"], self.world["seed"],
-                                   out, log=self.log)
-            self._record("model separated-text", time.time() - t0, self.models_dir)
+        built = lambda: all(f.exists() for f in self._model_files("separated-text"))  # noqa: E731
+        if not built():
+            with self._entry_lock(f"models-{self.model_key}-separated-text"):
+                if not built():
+                    t0 = time.time()
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    _, captions, _ = self.pretrain_data()
+                    with torch_threads(self.pretrain.threads):
+                        train_text_encoder(self.world, captions, self.pretrain.steps["separated-text"],
+                                           self.world["seed"], out, log=self.log)
+                    self._record("model separated-text", time.time() - t0, self.models_dir)
         return ModelSpec("hf", str(out), fingerprint=self.model_fingerprint("separated-text"))
 
     def model_fingerprint(self, name: str) -> str:
@@ -173,19 +207,24 @@ class MiniBuild:
 
     def ensure_features(self, backbone: str, split: str, patch_frames: int) -> Path:
         """The split's feature file, extracted first if it is not cached."""
-        from .pretrain import torch_threads
-
         path = self.features_path(backbone, split, patch_frames)
         if not path.exists():
             self.clip_spec(IMAGE_MODEL[backbone])  # pre-train first (recorded separately)
-            t0 = time.time()
-            with torch_threads(self.pretrain.threads):
-                arrays = self._extract(backbone, split, self.patch_frames_for(backbone, patch_frames))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_npz(path, **arrays)
-            self._record(f"features {backbone} {split}", time.time() - t0)
-            self.log(f"[mini] features {backbone}/{split}: {len(arrays['global'])} videos in {time.time() - t0:.1f} s")
+            with self._entry_lock(f"{self.key}-{path.parent.name}-{split}"):
+                if not path.exists():  # another process may have extracted it meanwhile
+                    self._build_features(backbone, split, patch_frames, path)
         return path
+
+    def _build_features(self, backbone: str, split: str, patch_frames: int, path: Path) -> None:
+        from .pretrain import torch_threads
+
+        t0 = time.time()
+        with torch_threads(self.pretrain.threads):
+            arrays = self._extract(backbone, split, self.patch_frames_for(backbone, patch_frames))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_npz(path, **arrays)
+        self._record(f"features {backbone} {split}", time.time() - t0)
+        self.log(f"[mini] features {backbone}/{split}: {len(arrays['global'])} videos in {time.time() - t0:.1f} s")
 
     def _extract(self, backbone: str, split: str, patch_frames: int) -> dict[str, np.ndarray]:
         """Render the split's videos a chunk at a time and encode them (frames are never stored)."""

@@ -19,7 +19,7 @@ from ..sources import register_source
 from ..tasks import BuildJob
 from . import frames as frames_mod
 from . import world as world_mod
-from .build import BACKBONES, MiniBuild, build_backbone
+from .build import BACKBONES, IMAGE_MODEL, MiniBuild, build_backbone
 
 
 def toy_split(name: str) -> str:
@@ -93,13 +93,35 @@ def grounding(data_cfg, ctx) -> GroundingSplits:
 
 
 def _joint_clip(build: MiniBuild, data_cfg) -> tuple[str, object]:
-    backbone = _backbone(data_cfg)
-    if backbone == "separated":
-        raise VdiError("the separated backbone has no joint image-text model; use vit-joint or resnet-joint")
+    backbone = _joint_backbone(data_cfg)
     return backbone, build.clip_spec(backbone)
 
 
-@register_source("mini", "svo_triplets")
+def _joint_backbone(data_cfg) -> str:
+    backbone = _backbone(data_cfg)
+    if backbone == "separated":
+        raise VdiError("the separated backbone has no joint image-text model; use vit-joint or resnet-joint")
+    return backbone
+
+
+def svo_fingerprint(data_cfg, ctx) -> dict[str, str]:
+    """What `svo_triplets` will carry as identity, from world.toml's hash alone (nothing is built):
+    an edited world moves the key of every Table 1 run."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone = _joint_backbone(data_cfg)
+    count = int(getattr(data_cfg, "count", 600))
+    return {"data": f"mini-{build.key}-{backbone}-svo{count}",
+            "model": build.model_fingerprint(IMAGE_MODEL[backbone])}
+
+
+def sentences_fingerprint(data_cfg, ctx) -> dict[str, str]:
+    """What `sentences` will carry as identity (Figure 1), from world.toml's hash alone."""
+    build = MiniBuild(ctx.cache_dir, log=ctx.log)
+    backbone = _joint_backbone(data_cfg)
+    return {"data": f"mini-{build.key}-{backbone}-sentences", "model": build.model_fingerprint(IMAGE_MODEL[backbone])}
+
+
+@register_source("mini", "svo_triplets", fingerprint=svo_fingerprint)
 def svo_triplets(data_cfg, ctx) -> ProbeData:
     """Toy SVO triplets (Table 1): subject = the actor's shape, verb = the move (a static frame
     shows it only as a trail), object = the colour of the box the sentence places it near."""
@@ -107,10 +129,10 @@ def svo_triplets(data_cfg, ctx) -> ProbeData:
     backbone, spec = _joint_clip(build, data_cfg)
     count = int(getattr(data_cfg, "count", 600))
     rows = frames_mod.triplets(build.world, build.world["seed"], count)
-    return ProbeData([Triplet(*r) for r in rows], spec, fingerprint=f"mini-{build.key}-{backbone}-svo{count}")
+    return ProbeData([Triplet(*r) for r in rows], spec, fingerprint=svo_fingerprint(data_cfg, ctx)["data"])
 
 
-@register_source("mini", "sentences")
+@register_source("mini", "sentences", fingerprint=sentences_fingerprint)
 def sentences(data_cfg, ctx) -> SentenceSets:
     """Toy sentences (Figure 1): the world's queries, and the pre-training captions."""
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
@@ -121,4 +143,4 @@ def sentences(data_cfg, ctx) -> SentenceSets:
     scenes = [frames_mod.sample_scene(caption_rng, build.world, 2, 0.2) for _ in range(500)]
     captions = [frames_mod.scene_caption(rng, build.world, s) for s in scenes]
     return SentenceSets({"toy_queries": queries, "toy_captions": captions}, spec,
-                        fingerprint=f"mini-{build.key}-{backbone}-sentences")
+                        fingerprint=sentences_fingerprint(data_cfg, ctx)["data"])

@@ -36,8 +36,9 @@ _SPLIT_STREAM = {"train": 1, "test": 2, "novel_word": 3, "novel_composition": 4,
                  "held_out": 6, "triplets": 7}
 
 
-def load_world(path: Path = WORLD_TOML) -> dict:
-    with open(path, "rb") as f:
+def load_world(path: Path | None = None) -> dict:
+    """The parsed world.toml (WORLD_TOML, read at call time so tests can point it at a copy)."""
+    with open(path or WORLD_TOML, "rb") as f:
         return tomllib.load(f)
 
 
