@@ -74,8 +74,18 @@ def evaluate_claim(spec: Spec, claim: Claim, cells: dict[str, dict[str, Cell]], 
             a, b = value(claim.a, m), value(claim.b, m)
             if a is None or b is None:
                 return None, f"{claim.a} or {claim.b} not run"
-            verdicts.append(a > b)
-            evidence.append(f"{m}: {a:.2f} {'>' if a > b else '≤'} {b:.2f}")
+            held = a > b + claim.margin
+            verdicts.append(held)
+            plus = f" + {claim.margin:g}" if claim.margin else ""
+            evidence.append(f"{m}: {a:.2f} {'>' if held else '≤'} {b:.2f}{plus}")
+    elif claim.kind == "at_least":
+        for m in claim.metrics:
+            v = value(claim.row, m)
+            if v is None:
+                return None, f"{claim.row} not run"
+            d = spec.metric(m).decimals
+            verdicts.append(v >= claim.value)
+            evidence.append(f"{m}: {v:.{d}f} {'≥' if v >= claim.value else '<'} {claim.value:g}")
     elif claim.kind in ("max", "min"):
         others = [r for r in claim_rows(spec, claim, profile) if r != claim.row]
         for m in claim.metrics:

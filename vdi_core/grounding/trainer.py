@@ -24,6 +24,7 @@ from ..metrics import evaluate
 from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
+from .pairs import pair_metrics
 from .system import GroundingSystem, make_batch
 
 CHECKPOINT = "grounding_checkpoint.pt"
@@ -91,7 +92,10 @@ def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: Grounding
             scores[batch.query_index] = system.batch_scores(batch).float().cpu()
     system.train(was_training)
     durations = split.durations[split.video_of]
-    return evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    metrics = evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    if split.pair_groups:  # the mini world's verb / noun pairs (grounding/pairs.py)
+        metrics.update(pair_metrics(scores, system.mmn.mask2d.cpu(), durations, split.moments, split.pair_groups))
+    return metrics
 
 
 def _save(path: Path, state: dict) -> None:
