@@ -292,3 +292,11 @@ def test_diagnose_reads_the_pairs_of_a_stored_run(isolated_store, capsys):
     assert main(["table6", "fixed_prior"]) == 2
     assert "trains no model" in capsys.readouterr().err
     assert main(["table1", "x"]) == 2
+
+
+def test_all_tables_include_the_premise_on_mini_only():
+    from vdi_core.commands.suite import _tables
+
+    assert "premise" in _tables(["all"], "mini") and "premise" in _tables([])
+    assert "premise" not in _tables(["all"], "paper") and "table6" in _tables(["all"], "paper")
+    assert _tables(["premise"], "paper") == ["premise"]  # named explicitly: rendered (empty), not hidden

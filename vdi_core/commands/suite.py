@@ -14,9 +14,11 @@ from ..spec import PROFILES, find_spec, list_specs
 from ..store import RunStore, atomic_write_text
 
 
-def _tables(names: list[str]) -> list[str]:
+def _tables(names: list[str], profile: str | None = None) -> list[str]:
+    """The named tables, or every spec; with a profile, "all" leaves out the specs with no row on it
+    (the premise ladder is mini-only: no empty paper table)."""
     if not names or names == ["all"]:
-        return list_specs()
+        return [n for n in list_specs() if profile is None or find_spec(n).rows_for(profile)]
     return names
 
 
@@ -82,7 +84,7 @@ def _render(spec, profile: str, seeds: int | None = None) -> str:
 def cmd_run(args) -> int:
     device = _device(args.device, args.profile)
     rows = args.rows.split(",") if args.rows else None
-    specs = [find_spec(name) for name in _tables(args.tables)]
+    specs = [find_spec(name) for name in _tables(args.tables, args.profile)]
     planned = [p for spec in specs for p in plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)]
     # All tables at once: a row shared by several tables runs once, and workers stay busy.
     out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
@@ -99,13 +101,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_render(args) -> int:
-    for name in _tables(args.tables):
+    for name in _tables(args.tables, args.profile):
         _render(find_spec(name), args.profile)
     return 0
 
 
 def cmd_report(args) -> int:
-    sections = [(find_spec(n), _render(find_spec(n), args.profile)) for n in _tables(args.tables)]
+    sections = [(find_spec(n), _render(find_spec(n), args.profile)) for n in _tables(args.tables, args.profile)]
     path = tables_dir(args.profile) / "report.md"
     atomic_write_text(path, render_report(sections, args.profile))
     print(f"wrote {path}")
@@ -113,7 +115,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_check(args) -> int:
-    specs = [find_spec(n) for n in _tables(args.tables)]
+    specs = [find_spec(n) for n in _tables(args.tables, args.profile)]
     rep = check(specs, args.profile, update_golden=args.update_golden)
     for n in rep.notes:
         print(f"note: {n}")
