@@ -300,3 +300,38 @@ def test_all_tables_include_the_premise_on_mini_only():
     assert "premise" in _tables(["all"], "mini") and "premise" in _tables([])
     assert "premise" not in _tables(["all"], "paper") and "table6" in _tables(["all"], "paper")
     assert _tables(["premise"], "paper") == ["premise"]  # named explicitly: rendered (empty), not hidden
+
+
+def test_check_fails_when_a_premise_rung_stops_holding(tmp_path, isolated_store):
+    """The real premise spec on a synthetic store (no training): every rung holds, the golden file
+    records it, then P2a's row drops below 0.90 and `vdi check` fails naming the rung."""
+    from vdi_core.runner import results_root
+    from vdi_core.store import RunStore
+
+    spec = find_spec("premise")
+    planned = plan(spec, "mini")  # the spec's seeds, as `vdi check` plans them
+    made = {"mmn_test": (28.0, 0.55, 0.62), "mmn_novel_word": (21.0, 0.52, 0.60), "upper_test": (50.0, 0.80, 0.70),
+            "upper_novel_word": (35.0, 0.78, 0.65), "upper_novel_word_masked": (30.0, 0.77, 0.55),
+            "mmn_novel_word_masked": (20.0, 0.52, 0.55), "gt_states_test": (90.0, 0.95, 0.90)}
+    assert set(made) == {p.row for p in planned}
+    store = RunStore(results_root(), "mini")
+
+    def save(p, r1, verbs, nouns):
+        store.save(p.key, {"key": p.key, **p.identity, "curves": {}, "extra": {},
+                           "metrics": {"R@1,IoU=0.5": r1, "verb_pairs": verbs, "noun_pairs": nouns},
+                           "provenance": {"device": "cpu", "assumptions": [], "packages": {}, "git_commit": "x",
+                                          "finished": "2026-12-01T00:00:00Z"}})
+
+    for p in planned:
+        save(p, *made[p.row])
+    tables = tmp_path / "tables"
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    assert check([spec], "mini", tables_root=tables, update_golden=True).ok
+    claims = json.loads((tables / "mini" / "golden.json").read_text())["tables"]["premise"]["claims"]
+    assert claims == {c.id: True for c in spec.claims}
+    for gt in (p for p in planned if p.row == "gt_states_test"):
+        save(gt, 90.0, 0.89, 0.90)  # 0.06 below golden: a drift failure and a rung failure
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    rep = check([spec], "mini", tables_root=tables)
+    assert "premise | claim 'p2a_states_read_verbs' held in golden but fails now: verb_pairs: 0.890 < 0.9" \
+        in rep.failures
