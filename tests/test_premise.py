@@ -116,6 +116,8 @@ def test_mask_words_replaces_whole_words_only():
     assert sources.mask_words("the purple ring grows near the purple box", ("purple", "ring")) == \
         "the something something grows near the something box"
     assert sources.mask_words("a purpler ringer", ("purple", "ring")) == "a purpler ringer"
+    v = WORLD["vocab"]
+    assert sources.MASK_WORD not in W.grammar.all_words(list(v["colours"]), v["shapes"], v["landmark_positions"])
 
 
 def test_the_gt_states_key_moves_when_the_world_changes(tmp_path, monkeypatch):
