@@ -59,7 +59,7 @@ def _table_session(name: str):
     return _run
 
 
-for _name in ("table1", "table2", "table3", "table4", "table5", "table6", "fig1"):
+for _name in ("table1", "table2", "table3", "table4", "table5", "table6", "fig1", "premise"):
     globals()[f"session_{_name}"] = _table_session(_name)
 
 

@@ -84,8 +84,18 @@ def evaluate_claim(spec: Spec, claim: Claim, cells: dict[str, dict[str, Cell]], 
             a, b = value(claim.a, m), value(claim.b, m)
             if a is None or b is None:
                 return None, f"{claim.a} or {claim.b} not run"
-            verdicts.append(a > b)
-            evidence.append(f"{m}: {a:.2f} {'>' if a > b else '≤'} {b:.2f}")
+            held = a > b + claim.margin
+            verdicts.append(held)
+            plus = f" + {claim.margin:g}" if claim.margin else ""
+            evidence.append(f"{m}: {a:.2f} {'>' if held else '≤'} {b:.2f}{plus}")
+    elif claim.kind == "at_least":
+        for m in claim.metrics:
+            v = value(claim.row, m)
+            if v is None:
+                return None, f"{claim.row} not run"
+            d = spec.metric(m).decimals
+            verdicts.append(v >= claim.value)
+            evidence.append(f"{m}: {v:.{d}f} {'≥' if v >= claim.value else '<'} {claim.value:g}")
     elif claim.kind in ("max", "min"):
         others = [r for r in claim_rows(spec, claim, profile) if r != claim.row]
         for m in claim.metrics:
@@ -172,6 +182,8 @@ class Comparison:
     seeds_needed: int | None = None  # for an undecided comparison (stats.seeds_needed)
     seeds: int = 0  # seeds paired
     no_interval: str = ""  # why there is none (then the verdict is the means' ordering)
+    margin: float = 0.0  # `greater` with a margin: a must exceed b by more than this
+    threshold: bool = False  # `at_least`: b is a fixed value (mean_b), not a row
 
 
 @dataclass(frozen=True)
@@ -197,6 +209,8 @@ def _pairs(spec: Spec, claim: Claim, profile: str) -> list[tuple[str, str, str, 
                 pair = (m, claim.row, m, r) if claim.kind == "max" else (m, r, m, claim.row)
                 out.append((*pair, f"{m} vs {r}"))
         return out
+    if claim.kind == "at_least":  # a threshold, not a second row
+        return [(m, claim.row, m, None, m) for m in claim.metrics]
     m1, m2 = claim.metrics
     return [(m1, r, m2, r, r) for r in claim.rows if profile in spec.row(r).profiles]
 
@@ -207,11 +221,17 @@ def judge_claim(spec: Spec, claim: Claim, cells: dict[str, dict[str, Cell]], pro
     evidence = evidence or {}
     comparisons = []
     for ma, ra, mb, rb, label in _pairs(spec, claim, profile):
+        if rb is None:
+            ca = cells.get(ra, {}).get(ma)
+            if ca is None:
+                return ClaimResult(None, (), f"{ra} not run")
+            comparisons.append(_at_least(ma, ra, label, ca.mean, claim.value, evidence, n_boot))
+            continue
         ca, cb = cells.get(ra, {}).get(ma), cells.get(rb, {}).get(mb)
         if ca is None or cb is None:
             return ClaimResult(None, (), ", ".join(sorted({r for r, c in ((ra, ca), (rb, cb)) if c is None}))
                                + " not run")
-        comparisons.append(_compare(ma, ra, mb, rb, label, ca.mean, cb.mean, evidence, n_boot))
+        comparisons.append(_compare(ma, ra, mb, rb, label, ca.mean, cb.mean, evidence, n_boot, claim.margin))
     verdicts = [c.verdict for c in comparisons]
     if stats.CONTRADICTED in verdicts:
         verdict = stats.CONTRADICTED
@@ -222,9 +242,24 @@ def judge_claim(spec: Spec, claim: Claim, cells: dict[str, dict[str, Cell]], pro
     return ClaimResult(verdict, tuple(comparisons))
 
 
-def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot) -> Comparison:
-    means = dict(metric=ma, label=label, mean_a=mean_a, mean_b=mean_b)
-    by_means = stats.HOLDS if mean_a > mean_b else stats.CONTRADICTED  # the old, means-only rule
+def _at_least(metric, row, label, mean, value, evidence, n_boot) -> Comparison:
+    """A threshold (a premise rung): the row's interval over items and seeds against a fixed value."""
+    means = dict(metric=metric, label=label, mean_a=mean, mean_b=value, threshold=True)
+    by_means = stats.HOLDS if mean >= value else stats.CONTRADICTED
+    ev = evidence.get(row, "not run")
+    if isinstance(ev, str):
+        return Comparison(**means, verdict=by_means, no_interval=ev)
+    ci = row_interval(evidence, row, metric, n_boot)
+    if ci is None:
+        return Comparison(**means, verdict=by_means, no_interval=f"{metric} not kept per query")
+    m, lo, hi = ci
+    return Comparison(**means, verdict=stats.verdict(lo - value, hi - value), diff=m - value, lo=lo - value,
+                      hi=hi - value, seeds=len(ev.by_seed))
+
+
+def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot, margin: float = 0.0) -> Comparison:
+    means = dict(metric=ma, label=label, mean_a=mean_a, mean_b=mean_b, margin=margin)
+    by_means = stats.HOLDS if mean_a > mean_b + margin else stats.CONTRADICTED  # the old, means-only rule
     ea, eb = evidence.get(ra, "not run"), evidence.get(rb, "not run")
     reason = ea if isinstance(ea, str) else eb if isinstance(eb, str) else ""
     if not reason and ea.ids != eb.ids:  # pairing needs the very same eval items, in order
@@ -241,7 +276,7 @@ def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot) -> Compari
         return Comparison(**means, verdict=by_means, no_interval=reason)
     (a, scale), (b, _) = oa, ob
     diff, lo, hi = stats.paired_diff_ci(a, b, n_boot=n_boot, scale=scale)
-    verdict = stats.verdict(lo, hi)
+    verdict = stats.verdict(lo - margin, hi - margin)  # a claimed margin shifts what "holds" means
     needed = stats.seeds_needed(a, b) if verdict == stats.UNDECIDED else None
     return Comparison(**means, verdict=verdict, diff=diff, lo=lo, hi=hi, seeds_needed=needed, seeds=len(seeds))
 

@@ -41,6 +41,10 @@ class Query:
     qid: str
     sentence: str
     moment: tuple[float, float]  # seconds, already clamped to [0, duration], start < end
+    # Who does what, when the source knows it (the mini world): the actor (unique within the video)
+    # and the verb. They feed the verb-pair / noun-pair metrics (grounding/pairs.py); None on real data.
+    actor: str | None = None
+    verb: str | None = None
 
 
 @dataclass

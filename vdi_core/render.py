@@ -74,12 +74,20 @@ def _signed(x: float, decimals: int) -> str:
 
 def _comparison(spec: Spec, kind: str, c) -> str:
     d = spec.metric(c.metric).decimals
+    if c.threshold:  # at_least: the row against a fixed value
+        if c.no_interval:
+            return f"{c.label}: {c.mean_a:.{d}f} {'≥' if c.mean_a >= c.mean_b else '<'} {c.mean_b:g}"
+        dd = max(1, d - 1)
+        return f"{c.label} − {c.mean_b:g}: Δ {_signed(c.diff, dd)} [{_signed(c.lo, dd)}, {_signed(c.hi, dd)}]"
+    plus = f" + {c.margin:g}" if c.margin else ""
     if c.no_interval:  # the means, as tables showed them before intervals
         if kind == "min":  # a is the other row, b the claimed minimum
             return f"{c.label}: {c.mean_b:.{d}f} {'<' if c.mean_a > c.mean_b else '≥'} {c.mean_a:.{d}f}"
-        return f"{c.label}: {c.mean_a:.{d}f} {'>' if c.mean_a > c.mean_b else '≤'} {c.mean_b:.{d}f}"
+        return (f"{c.label}: {c.mean_a:.{d}f} {'>' if c.mean_a > c.mean_b + c.margin else '≤'} "
+                f"{c.mean_b:.{d}f}{plus}")
     dd = max(1, d - 1)
-    return f"{c.label}: Δ {_signed(c.diff, dd)} [{_signed(c.lo, dd)}, {_signed(c.hi, dd)}]"
+    need = f" (needs > {c.margin:g})" if c.margin else ""
+    return f"{c.label}: Δ {_signed(c.diff, dd)} [{_signed(c.lo, dd)}, {_signed(c.hi, dd)}]{need}"
 
 
 def claim_line(spec: Spec, claim, res: ClaimResult) -> str:

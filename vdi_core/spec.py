@@ -17,7 +17,7 @@ from typing import Any
 from .errors import VdiError, did_you_mean, read_toml
 
 PROFILES = ("mini", "paper")
-CLAIM_KINDS = ("greater", "max", "min", "metric_greater")
+CLAIM_KINDS = ("greater", "max", "min", "metric_greater", "at_least")
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,17 @@ class Row:
 class Claim:
     id: str
     text: str
-    kind: str  # greater: a > b | max/min: row is extreme among rows | metric_greater: m1 > m2 in row
+    # greater: a > b (+ margin) | max/min: row is extreme among rows | metric_greater: m1 > m2 in rows
+    # | at_least: row >= value (a threshold, e.g. a premise rung)
+    kind: str
     metrics: tuple[str, ...]
     a: str = ""
     b: str = ""
     row: str = ""
     among: tuple[str, ...] = ()
     rows: tuple[str, ...] = ()
+    margin: float = 0.0  # greater only: a must exceed b by more than this (in the metric's units)
+    value: float | None = None  # at_least only: the threshold
 
 
 @dataclass(frozen=True)
@@ -234,12 +238,14 @@ def load_spec(path: str | Path) -> Spec:
     claims = []
     for i, cd in enumerate(top.get("claims", [])):
         r = _Reader(p, f"claims[{i}]", cd, {"id": str, "text": str, "kind": str, "metrics": list, "a": str,
-                                              "b": str, "row": str, "among": list, "rows": list})
+                                              "b": str, "row": str, "among": list, "rows": list,
+                                              "margin": float, "value": float})
         kind = r.get("kind")
         if kind not in CLAIM_KINDS:
             raise VdiError(f"{p}: claims[{i}].kind '{kind}' is not a claim kind{did_you_mean(kind, CLAIM_KINDS)}")
         claim = Claim(r.get("id"), r.get("text"), kind, tuple(r.get("metrics")), r.get("a", ""), r.get("b", ""),
-                      r.get("row", ""), tuple(r.get("among", [])), tuple(r.get("rows", [])))
+                      r.get("row", ""), tuple(r.get("among", [])), tuple(r.get("rows", [])),
+                      r.get("margin", 0.0), r.get("value", None))
         _check_claim(p, i, claim, row_ids, metric_ids)
         claims.append(claim)
 
@@ -249,10 +255,19 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def _check_claim(p: str, i: int, c: Claim, row_ids: list[str], metric_ids: list[str]) -> None:
-    needed = {"greater": ("a", "b"), "max": ("row",), "min": ("row",), "metric_greater": ("rows",)}[c.kind]
+    needed = {"greater": ("a", "b"), "max": ("row",), "min": ("row",), "metric_greater": ("rows",),
+              "at_least": ("row", "value")}[c.kind]
     for attr in needed:
-        if not getattr(c, attr):
+        if getattr(c, attr) in ("", (), None):
             raise VdiError(f"{p}: claims[{i}] ('{c.id}', kind {c.kind}) needs '{attr}'")
+    if c.margin and c.kind != "greater":
+        raise VdiError(f"{p}: claims[{i}] ('{c.id}'): 'margin' applies to kind 'greater' only, not '{c.kind}'")
+    if c.margin < 0:
+        raise VdiError(f"{p}: claims[{i}] ('{c.id}'): margin must be >= 0, got {c.margin:g}")
+    if c.value is not None and c.kind != "at_least":
+        raise VdiError(f"{p}: claims[{i}] ('{c.id}'): 'value' applies to kind 'at_least' only, not '{c.kind}'")
+    if not c.metrics:
+        raise VdiError(f"{p}: claims[{i}] ('{c.id}') names no metric; list at least one under 'metrics'")
     for rid in (c.a, c.b, c.row, *c.among, *c.rows):
         if rid and rid not in row_ids:
             raise VdiError(f"{p}: claims[{i}] ('{c.id}') names unknown row '{rid}'{did_you_mean(rid, row_ids)}")

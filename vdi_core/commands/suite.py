@@ -15,9 +15,11 @@ from ..spec import PROFILES, find_spec, list_specs
 from ..store import RunStore, atomic_write_text
 
 
-def _tables(names: list[str]) -> list[str]:
+def _tables(names: list[str], profile: str | None = None) -> list[str]:
+    """The named tables, or every spec; with a profile, "all" leaves out the specs with no row on it
+    (the premise ladder is mini-only: no empty paper table)."""
     if not names or names == ["all"]:
-        return list_specs()
+        return [n for n in list_specs() if profile is None or find_spec(n).rows_for(profile)]
     return names
 
 
@@ -121,7 +123,7 @@ def cmd_run(args) -> int:
         raise VdiError(f"--rows '{args.rows}' names no row; give comma-separated row ids or leave it out")
     if args.jobs < 0:
         raise VdiError(f"--jobs must be >= 0 (0: the default), got {args.jobs}")
-    specs = [find_spec(name) for name in _tables(args.tables)]
+    specs = [find_spec(name) for name in _tables(args.tables, args.profile)]
     planned = [p for spec in specs for p in plan(spec, args.profile, seeds=seeds, rows=rows, device=device)]
     # All tables at once: a row shared by several tables runs once, and workers stay busy.
     out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
@@ -138,13 +140,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_render(args) -> int:
-    for spec in [find_spec(name) for name in _tables(args.tables)]:
+    for spec in [find_spec(name) for name in _tables(args.tables, args.profile)]:
         _render(spec, args.profile, device=args.device)
     return 0
 
 
 def cmd_report(args) -> int:
-    specs = [find_spec(n) for n in _tables(args.tables)]
+    specs = [find_spec(n) for n in _tables(args.tables, args.profile)]
     sections = [(spec, _render(spec, args.profile, device=args.device)) for spec in specs]
     path = tables_dir(args.profile) / "report.md"
     atomic_write_text(path, render_report(sections, args.profile))
@@ -153,7 +155,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_check(args) -> int:
-    specs = [find_spec(n) for n in _tables(args.tables)]
+    specs = [find_spec(n) for n in _tables(args.tables, args.profile)]
     rep = check(specs, args.profile, update_golden=args.update_golden,
                 devices={s.id: _results_device(args.device, s, args.profile) for s in specs})
     for n in rep.notes:

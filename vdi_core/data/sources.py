@@ -167,6 +167,9 @@ def _data_fingerprint(data_cfg) -> str:
 
 
 def _backbone(data_cfg) -> Backbone:
+    if getattr(data_cfg, "text_tower", "backbone") != "backbone" or getattr(data_cfg, "mask_novel_words", False):
+        raise VdiError("data.text_tower and data.mask_novel_words are premise-ladder knobs of the mini profile "
+                       "(docs/PREMISE.md); the paper profile uses the backbone's own text tower")
     if data_cfg.backbone not in BACKBONES:
         raise VdiError(f"data.backbone = {data_cfg.backbone!r} is unknown{did_you_mean(data_cfg.backbone, BACKBONES)}")
     return BACKBONES[data_cfg.backbone]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 from ..errors import VdiError, did_you_mean
 
-BACKBONES = ("vit-joint", "resnet-joint", "separated")
+BACKBONES = ("vit-joint", "resnet-joint", "separated", "gt-states")  # gt-states: mini only (docs/PREMISE.md)
+TEXT_TOWERS = ("backbone", "bag-of-words")
 METHODS = ("mmn", "fixed_prior")
 INJECTION_FORMS = ("consistent", "relational")
 INJECTION_TARGETS = ("dynamic", "sentence")
@@ -33,6 +34,10 @@ class DataConfig:
     num_pre_clips: int = 32
     fps: float = _a(3.0, "A2")
     patch_frames: int = _a(32, "A2")
+    # Premise ladder knobs, mini only (docs/PREMISE.md): the text side ("backbone": the tower paired
+    # with the features) and whether novel words are replaced by an unseen token (rung P4).
+    text_tower: str = "backbone"
+    mask_novel_words: bool = False
 
 
 @dataclass
@@ -113,6 +118,7 @@ class GroundingConfig:
 
 _CHOICES = {
     "data.backbone": BACKBONES,
+    "data.text_tower": TEXT_TOWERS,
     "model.method": METHODS,
     "vdi.vc_form": INJECTION_FORMS,
     "vdi.sd_form": INJECTION_FORMS,

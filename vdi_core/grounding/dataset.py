@@ -32,6 +32,7 @@ class PreparedSplit:
     moments: torch.Tensor  # [Q, 2] seconds, clamped, start < end
     dynamic: torch.Tensor | None  # [Q, d] A7/A11 spatial dynamic feature per query, or None
     vids: list[str]
+    pair_groups: dict | None = None  # query rows that share an actor / a verb (grounding/pairs.py)
 
     @property
     def num_queries(self) -> int:

@@ -1,7 +1,8 @@
 """The `grounding` task (Tables 2-6): one table row for one seed.
 
 data source -> GroundingSplits -> validated tensors -> MMN (+ VDI) trained with MMN's schedule
--> metrics of the selected epoch (A16), x100: R@{1,5} at IoU {0.3, 0.5, 0.7} and mIoU.
+-> metrics of the selected epoch (A16), x100: R@{1,5} at IoU {0.3, 0.5, 0.7} and mIoU; plus, when the
+source tags who does what (the mini world), verb and noun pair accuracies, 0-1 (grounding/pairs.py).
 `model.method = "fixed_prior"` skips training and scores the best fixed proposal instead.
 """
 
@@ -16,6 +17,7 @@ from ..sources import get_source, source_entry
 from ..tasks import BuildJob, RunContext, Task, TaskResult, register_task
 from .config import GroundingConfig, assumptions, validate
 from .dataset import prepare_split
+from .pairs import pair_counts, pair_groups
 from .prior import evaluate_prior
 
 _SPLITS_CACHE: dict[tuple, GroundingSplits] = {}
@@ -89,6 +91,9 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
                        f"loaded splits carry {_loaded_fingerprint(splits)}; fix the source's fingerprint hook")
     need_dynamic = cfg.model.method == "mmn" and cfg.vdi.lambda_sd > 0
     train_split, eval_split, skipped, counts = _prepare(cfg, splits, ctx, need_dynamic)
+    eval_split.pair_groups = pair_groups(splits.eval, eval_split.qids)
+    if eval_split.pair_groups:
+        counts.update({f"{k}_count": v for k, v in pair_counts(eval_split.pair_groups, eval_split.moments).items()})
     m = cfg.model
     prior_metrics, prior_cell = evaluate_prior(train_split, eval_split, m.num_clips, m.pooling_counts, cfg.train.nms)
     extra = {"counts": counts, "skipped": skipped, "assumptions": assumptions(cfg),

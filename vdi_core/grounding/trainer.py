@@ -27,6 +27,7 @@ from ..store import default_mode
 from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
+from .pairs import pair_metrics
 from .system import GroundingSystem, make_batch
 
 CHECKPOINT = "grounding_checkpoint.pt"
@@ -97,7 +98,10 @@ def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: Grounding
     durations = split.durations[split.video_of]
     if keep is not None:
         save_predictions(keep, from_scores(scores, system.mmn.mask2d.cpu(), split, cfg.train.nms))
-    return evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    metrics = evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    if split.pair_groups:  # the mini world's verb / noun pairs (grounding/pairs.py)
+        metrics.update(pair_metrics(scores, system.mmn.mask2d.cpu(), durations, split.moments, split.pair_groups))
+    return metrics
 
 
 def epoch_predictions(ctx: RunContext, epoch: int) -> Path:

@@ -7,19 +7,29 @@ Split names of the specs map to toy splits (`world.SPEC_SPLITS`):
   charades_sta/test                     -> test (i.i.d. with train)
 The toy names themselves ("train", "test", ...) are accepted too. `data_cfg.fps` (A2) does not
 apply: a toy video *is* its T rendered frames, all of which are encoded.
+
+Premise-ladder knobs (docs/PREMISE.md): `data.backbone = "gt-states"` (mini/states.py),
+`data.text_tower = "bag-of-words"` (towers/bow.py), `data.mask_novel_words` (rung P4).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..datatypes import GroundingSplits, ProbeData, Query, SentenceSets, Triplet, Video
+from ..datatypes import GroundingSplits, ModelSpec, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
 from ..sources import register_source
 from ..tasks import BuildJob
 from . import frames as frames_mod
+from . import grammar
+from . import states as states_mod
 from . import world as world_mod
 from .build import BACKBONES, IMAGE_MODEL, MiniBuild, build_backbone
+
+KNOWN_BACKBONES = BACKBONES + (states_mod.BACKBONE,)
+TEXT_OF = {states_mod.BACKBONE: "vit-joint"}  # gt-states have no text tower of their own
+MASK_WORD = "something"  # P4's unseen token: no query or caption of the world holds it
+BOW_DIM, BOW_MAX_WORDS = 64, 24  # the micro-CLIP text width and context
 
 
 def toy_split(name: str) -> str:
@@ -33,18 +43,29 @@ def toy_split(name: str) -> str:
 
 def _backbone(data_cfg) -> str:
     name = getattr(data_cfg, "backbone", "vit-joint")
-    if name not in BACKBONES:
-        raise VdiError(f"data.backbone '{name}' is not a mini backbone{did_you_mean(name, BACKBONES)}")
+    if name not in KNOWN_BACKBONES:
+        raise VdiError(f"data.backbone '{name}' is not a mini backbone{did_you_mean(name, KNOWN_BACKBONES)}")
     return name
 
 
-def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int) -> list[Video]:
-    feats = build.features(backbone, split, patch_frames)
+def mask_words(sentence: str, words) -> str:
+    """P4: every whole word of `words` replaced by MASK_WORD, which no query or caption holds."""
+    return " ".join(MASK_WORD if w in words else w for w in sentence.split(" "))
+
+
+def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int, masked=()) -> list[Video]:
+    if backbone == states_mod.BACKBONE:
+        feats = {"global": states_mod.split_states(build, split)}
+    else:
+        feats = build.features(backbone, split, patch_frames)
     fps, out = build.world["video"]["fps"], []
     for i, script in enumerate(build.splits()[split]):
         g = feats["global"][i].astype(np.float32)
         p = feats["patches"][i].astype(np.float32) if "patches" in feats else None
-        queries = [Query(f"{script.vid}#{k}", sentence, world_mod.moment_seconds(build.world, script.events[k]))
+        # actor and verb tag each query for the verb / noun pair metrics (grounding/pairs.py)
+        queries = [Query(f"{script.vid}#{k}", mask_words(sentence, masked) if masked else sentence,
+                         world_mod.moment_seconds(build.world, script.events[k]),
+                         actor=f"actor{script.events[k].actor}", verb=script.events[k].action)
                    for k, sentence in script.queries]
         out.append(Video(script.vid, len(g) / fps, g, p, queries))
     return out
@@ -56,26 +77,70 @@ def _grounding_names(data_cfg) -> tuple[str, int, str, str]:
     return backbone, patch_frames, toy_split(data_cfg.train_split), toy_split(data_cfg.eval_split)
 
 
+def _masked(build: MiniBuild, data_cfg) -> tuple[str, ...]:
+    return tuple(build.world["splits"]["novel_words"]) if getattr(data_cfg, "mask_novel_words", False) else ()
+
+
+def _text_backbone(backbone: str) -> str:
+    """The backbone whose text tower a row uses with text_tower = "backbone"."""
+    return TEXT_OF.get(backbone, backbone)
+
+
+def bag_of_words_spec(build: MiniBuild, write: bool = True) -> ModelSpec:
+    """The bag-of-words tower over every word the world's grammar emits (docs/PREMISE.md)."""
+    from ..towers.bow import write_vocabulary
+
+    v = build.world["vocab"]
+    words = grammar.all_words(list(v["colours"]), v["shapes"], v["landmark_positions"])
+    content = {"words": words, "dim": BOW_DIM, "max_words": BOW_MAX_WORDS}
+    path = build.root / "text" / f"bag-of-words-{world_mod.config_hash(content)}.json"
+    if write and not path.exists():
+        write_vocabulary(path, words, BOW_DIM, BOW_MAX_WORDS)
+    return ModelSpec("bag-of-words", "bag-of-words", str(path), None,
+                     fingerprint=f"bag-of-words-{world_mod.config_hash(content)}")
+
+
+def _text_spec(build: MiniBuild, data_cfg, backbone: str) -> ModelSpec:
+    if getattr(data_cfg, "text_tower", "backbone") == "bag-of-words":
+        return bag_of_words_spec(build)
+    return build.text_spec(_text_backbone(backbone))
+
+
 def grounding_fingerprint(data_cfg, ctx) -> dict[str, str]:
     """What `grounding` will return as identity, from world.toml's hash alone (nothing is built)."""
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
     backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
-    pf = build.patch_frames_for(backbone, patch_frames)
-    return {"data": f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}",
-            "text_tower": build.model_fingerprint(build.text_model(backbone))}
+    if backbone == states_mod.BACKBONE:
+        data = f"{states_mod.fingerprint(build)}-{train_split}-{eval_split}"
+    else:
+        pf = build.patch_frames_for(backbone, patch_frames)
+        data = f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}"
+    if _masked(build, data_cfg):
+        data += f"-masked-{MASK_WORD}"
+    if getattr(data_cfg, "text_tower", "backbone") == "bag-of-words":
+        text = bag_of_words_spec(build, write=False).fingerprint
+    else:
+        text = build.model_fingerprint(build.text_model(_text_backbone(backbone)))
+    return {"data": data, "text_tower": text}
 
 
 def grounding_prebuild(data_cfgs, ctx) -> list[BuildJob]:
-    """One job per backbone not yet cached: its models and the features of every split asked for."""
+    """One job per backbone not yet cached: its models and the features of every split asked for
+    (gt-states need no image model: only the text model of their text side, if any)."""
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
     wanted: dict[tuple[str, int], set[str]] = {}
     for data_cfg in data_cfgs:
         backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
+        bow = getattr(data_cfg, "text_tower", "backbone") == "bag-of-words"
+        if backbone == states_mod.BACKBONE:
+            if not bow:
+                wanted.setdefault((_text_backbone(backbone), patch_frames), set())
+            continue
         wanted.setdefault((backbone, patch_frames), set()).update((train_split, eval_split))
     jobs = []
     for (backbone, patch_frames), splits in sorted(wanted.items()):
         if not build.is_built(backbone, splits, patch_frames):
-            jobs.append(BuildJob(f"mini backbone {backbone} ({', '.join(sorted(splits))})", build_backbone,
+            jobs.append(BuildJob(f"mini backbone {backbone} ({', '.join(sorted(splits)) or 'models'})", build_backbone,
                                  (str(ctx.cache_dir), backbone, tuple(sorted(splits)), patch_frames)))
     return jobs
 
@@ -84,10 +149,11 @@ def grounding_prebuild(data_cfgs, ctx) -> list[BuildJob]:
 def grounding(data_cfg, ctx) -> GroundingSplits:
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
     backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
-    train = videos(build, backbone, train_split, patch_frames)
-    evaluated = videos(build, backbone, eval_split, patch_frames)
+    masked = _masked(build, data_cfg)
+    train = videos(build, backbone, train_split, patch_frames, masked)
+    evaluated = videos(build, backbone, eval_split, patch_frames, masked)
     return GroundingSplits(
-        train=train, eval=evaluated, text=build.text_spec(backbone), feature_dim=train[0].frames.shape[1],
+        train=train, eval=evaluated, text=_text_spec(build, data_cfg, backbone), feature_dim=train[0].frames.shape[1],
         fingerprint=grounding_fingerprint(data_cfg, ctx)["data"],
     )
 

@@ -31,7 +31,13 @@ def _hf_text(spec: ModelSpec, device: str) -> nn.Module:
     return load_hf_text(spec, device).train()
 
 
-TEXT_TOWERS = {"open_clip": _clip_text, "hf": _hf_text}
+def _bow_text(spec: ModelSpec, device: str) -> nn.Module:
+    from .bow import load_bow_text
+
+    return load_bow_text(spec, device)
+
+
+TEXT_TOWERS = {"open_clip": _clip_text, "hf": _hf_text, "bag-of-words": _bow_text}
 
 
 def build_text_tower(spec: ModelSpec, device: str = "cpu") -> nn.Module:
