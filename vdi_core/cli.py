@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "vdi_core.commands.score",  # score (standalone evaluation of predictions)
     "vdi_core.commands.data",  # data status|fetch|verify|stats, features extract
     "vdi_core.commands.cache",  # cache info|clear (mini profile)
+    "vdi_core.commands.status",  # status (where each run stands: store, Slurm jobs)
 ]
 
 
