@@ -42,7 +42,7 @@ def cmd_status(args) -> int:
         return 0
     if args.watch:
         return _watch(store_dir, plans, keys, args.interval)
-    from ..jobs import read_job
+    from ..jobs import read_job, stderr_tail
 
     jobs = {k: read_job(store_dir, k) or {} for k in keys}
     states = run_states(store_dir, keys, squeue_states([j["job_id"] for j in jobs.values() if j.get("job_id")]))
@@ -57,6 +57,8 @@ def cmd_status(args) -> int:
             print(f"  {r['row']:24s} seed {r['seed']}  {s.state}{wall}{job}{detail}")
             if s.state == "failed" and s.log:
                 print(f"    log: {s.log}")
+                for line in stderr_tail(jobs[r["key"]], 3):
+                    print(f"    | {line}")
     failed = sum(s.state == "failed" for s in states.values())
     return 1 if failed else 0
 
