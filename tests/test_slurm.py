@@ -130,3 +130,27 @@ def test_d_a_job_that_raises_is_reported_by_status(env):
     log = Path(next(ln for ln in lines if "log:" in ln).split("log: ")[1])
     assert log.is_file() and "unexpected crash" in log.read_text()
     assert any(ln.startswith("    | ") and "unexpected crash" in ln for ln in lines)  # the stderr tail
+
+
+def test_e_a_preempted_job_is_requeued_and_resumes(env, slurm_cluster):  # noqa: F811
+    """Slurm's preemption / time-limit signal (USR2, what submitit listens for): the job checkpoints
+    through RunJob.checkpoint, is requeued under the same job id and resumes from its epoch."""
+    spec(env, "toye", "toy_epochs", extra="\n[base]\nepochs = 6\nsleep_s = 1.5\n")
+    r = vdi(env, "run", "toye", "--rows", "high", "--executor", "slurm")
+    assert r.returncode == 0, r.stdout + r.stderr
+    store = Path(env["VDI_RESULTS"]) / "mini"
+    (job_file,) = (store / "jobs").glob("*.json")
+    key, job = job_file.stem, json.loads(job_file.read_text())
+    ckpt = store / "work" / key / "ckpt.json"
+    wait_for("two epochs", lambda: ckpt.exists() and json.loads(ckpt.read_text())["epoch"] >= 2, 90)
+    subprocess.run(["scancel", "--signal", "USR2", job["job_id"]], env=env, check=True, timeout=30)
+    wait_for("the requeue", lambda: f"{job['job_id']}|PENDING" in slurm_cluster.squeue(), 60)
+    assert " queued" in vdi(env, "status", "toye").stdout
+    # Slurm holds a requeued job for two minutes (BeginTime); release it now.
+    subprocess.run(["scontrol", "update", f"JobId={job['job_id']}", "StartTime=now"], env=env, check=True, timeout=30)
+    wait_for("the requeued run's result", lambda: (store / f"{key}.json").exists(), 120)
+    rec = json.loads((store / f"{key}.json").read_text())
+    assert rec["metrics"]["score"] == 2.0 * 21
+    starts = [int(ln.split()[-1]) for ln in (Path(env["VDI_CACHE"]) / "starts.log").read_text().splitlines()]
+    assert starts[0] == 0 and len(starts) == 2 and starts[1] >= 2 and rec["extra"]["resumed_from"] == starts[1]
+    assert json.loads(job_file.read_text())["job_id"] == job["job_id"]  # requeued, not resubmitted
