@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from ..errors import VdiError
-from ..metrics import score
 
 
 def _load_json(path: str, what: str):
@@ -39,6 +38,8 @@ def _nms_threshold(text: str):
 def run_score(args) -> int:
     pred = _load_json(args.pred, "pred")
     gt = _load_json(args.gt, "gt")
+    from ..metrics import score  # imports torch: only when scoring (`vdi status` must start fast)
+
     metrics = score(pred, gt, nms=args.nms, pred_name=args.pred, gt_name=args.gt)
     print(json.dumps(metrics, indent=2))
     return 0

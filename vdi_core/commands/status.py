@@ -51,7 +51,7 @@ def cmd_status(args) -> int:
         print(f"{table} ({args.profile}): {summary(mine)}")
         for r in runs:
             s = states[r["key"]]
-            wall = f" in {fmt_duration(s.wall_s)}" if s.state == "done" and s.wall_s else ""
+            wall = f" in {fmt_duration(s.wall_s)}" if s.state == "done" and s.wall_s is not None else ""
             job = f" job {s.job_id}" if s.job_id else ""
             detail = f": {s.detail}" if s.detail else ""
             print(f"  {r['row']:24s} seed {r['seed']}  {s.state}{wall}{job}{detail}")

@@ -42,8 +42,6 @@ def local_devices(args) -> list[str] | None:
         if args.runs_per_gpu != 1:
             raise VdiError("--runs-per-gpu needs --gpus (e.g. --gpus 0,1 --runs-per-gpu 2)")
         return None
-    if args.executor != "local":
-        raise VdiError("--gpus is for --executor local; on Slurm use --gpus-per-run")
     if args.device not in ("auto", "cuda"):
         raise VdiError(f"--gpus pins runs to GPUs; it cannot be combined with --device {args.device}")
     from .local import device_slots, parse_gpus
@@ -52,6 +50,8 @@ def local_devices(args) -> list[str] | None:
 
 
 def check_local_only(args) -> None:
+    if args.gpus and args.executor != "local":
+        raise VdiError("--gpus is for --executor local; on Slurm use --gpus-per-run")
     given = [flag for flag, name, _k, _h in SLURM_FLAGS if getattr(args, name) is not None]
     given += ["--sbatch"] if args.sbatch else []
     given += ["--wait"] if args.wait else []

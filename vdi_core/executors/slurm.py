@@ -174,6 +174,21 @@ class Submission:
 
 
 def submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> Submission:
+    import shutil
+
+    from submitit.core.utils import FailedJobError
+
+    if shutil.which("sbatch") is None:
+        raise VdiError("--executor slurm needs Slurm's sbatch on PATH; run it on a login node of the cluster")
+    try:
+        return _submit(planned, device, force, opts, log)
+    except FailedJobError as e:  # sbatch refused: bad partition/account, no controller reachable, ...
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        raise VdiError(f"sbatch refused the submission: {lines[-1] if lines else e}; check the Slurm options "
+                       f"(--partition, --account, --qos, [executor.slurm]) and SLURM_CONF") from None
+
+
+def _submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> Submission:
     from ..runner import _prebuild_jobs, cache_root, results_root
 
     t0 = time.time()
