@@ -6,8 +6,9 @@ someone else runs on this machine is never touched. munged runs as the munge use
 refuses to start); slurmctld and slurmd run in the foreground (-D) in their own sessions. Every
 daemon this fixture started is stopped by its PID at the end; jobs still known are cancelled first.
 
-Skipped, with the reason, where it cannot run: not root, or the packages are not installed
-(`.ci/run` installs them: slurmctld slurmd slurm-client munge).
+Skipped, with the reason, where it cannot run: not root, or the packages are not installed.
+`.ci/run` installs them (slurmctld slurmd slurm-client munge) and sets VDI_REQUIRE_SLURM=1, which
+makes the same conditions a failure: CI really runs these tests.
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def stop(cluster: Cluster, procs: dict) -> None:
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
     reason = unavailable()
+    if reason and os.environ.get("VDI_REQUIRE_SLURM"):
+        pytest.fail(f"VDI_REQUIRE_SLURM is set (.ci/run) but {reason}")
     if reason:
         pytest.skip(reason)
     cluster, procs = start(tmp_path_factory.mktemp("slurm"))
