@@ -106,9 +106,15 @@ def test_bad_slurm_config_is_one_line(tmp_path, body, message):
         make_executor(tmp_path, opts)
 
 
-def test_missing_config_file_is_one_line(tmp_path):
+def test_missing_config_file_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(VdiError, match="vdi config file not found"):
         load_options(tmp_path / "nope.toml", {})
+    monkeypatch.setenv("VDI_CONFIG", str(tmp_path / "also-nope.toml"))  # named, so it must exist
+    with pytest.raises(VdiError, match="vdi config file not found at .*also-nope.toml"):
+        load_options(None, {})
+    monkeypatch.delenv("VDI_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # the default file is optional
+    assert load_options(None, {"time_min": 5}) == SlurmOptions(time_min=5)
 
 
 # --- the CLI: flags that do not fit -----------------------------------------------------------
@@ -206,3 +212,35 @@ def test_eta_and_plain_progress_lines():
         "2/6 done; 2 done, 1 running, 2 queued, 1 failed; ETA 2m00s",
         "3/6 done; 3 done, 2 queued, 1 failed; ETA 1m20s",
     ]
+
+
+def test_tty_display_shows_the_plan_bar_and_a_bar_per_running_run(tmp_path):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    log = tmp_path / "run.out"
+    log.write_text("toy1:high seed 0  start\ntoy1:high seed 0  epoch 1/6\ntoy1:high seed 0  epoch 3/6\n")
+    stream = Tty()
+    display = PlanDisplay(2, stream, labels={"k2": "toy1:high s0"})
+    display.update({"k1": RunState("k1", "done", wall_s=10.0), "k2": RunState("k2", "running")}, {"k2": str(log)})
+    assert display.run_bars["k2"].n == 3 and display.run_bars["k2"].total == 6
+    display.update({"k1": RunState("k1", "done", wall_s=10.0), "k2": RunState("k2", "done", wall_s=12.0)})
+    assert display.run_bars == {} and display.bar.n == 2
+    display.close()
+    text = stream.getvalue()
+    assert "plan" in text and "toy1:high s0" in text and "1 done, 1 running" in text
+
+
+def test_executor_decides_the_device(tmp_path, monkeypatch):
+    from vdi_core.cli import build_parser
+    from vdi_core.executors.cli import executor_device
+
+    monkeypatch.delenv("VDI_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no ~/.config/vdi/config.toml of this machine
+    parse = lambda *a: build_parser().parse_args(["run", "toy1", *a])
+    assert executor_device(parse("--gpus", "0,1")) == "cuda"
+    assert executor_device(parse("--executor", "slurm")) == "cpu"
+    assert executor_device(parse("--executor", "slurm", "--gpus-per-run", "1", "--profile", "paper")) == "cuda"
+    assert executor_device(parse("--executor", "slurm", "--device", "cpu")) is None  # --device decides
+    assert executor_device(parse()) is None

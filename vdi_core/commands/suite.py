@@ -8,7 +8,7 @@ import sys
 
 from ..check import check
 from ..errors import VdiError
-from ..executors.cli import add_executor_args, check_local_only, local_devices, run_slurm
+from ..executors.cli import add_executor_args, check_local_only, executor_device, local_devices, run_slurm
 from ..jobs import record_plans
 from ..render import render_report, render_table, tables_dir, write_table
 from ..runner import execute, load_results, plan, results_root
@@ -83,9 +83,7 @@ def _render(spec, profile: str, seeds: int | None = None) -> str:
 
 def cmd_run(args) -> int:
     check_local_only(args)
-    if args.executor == "slurm" and args.device == "auto" and args.profile != "mini":
-        args.device = "cuda" if (args.gpus_per_run or 0) > 0 else args.device  # the login node may have no GPU
-    device = _device(args.device, args.profile)
+    device = executor_device(args) or _device(args.device, args.profile)
     rows = args.rows.split(",") if args.rows else None
     specs = [find_spec(name) for name in _tables(args.tables)]
     planned = [p for spec in specs for p in plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)]

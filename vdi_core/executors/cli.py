@@ -59,16 +59,31 @@ def check_local_only(args) -> None:
         raise VdiError(f"{', '.join(given)} only apply to --executor slurm")
 
 
+def executor_device(args) -> str | None:
+    """The device runs get when the executor decides it: --gpus pins runs to GPUs; on Slurm with
+    --device auto, a run is on a GPU iff it asks for one (the login node's own GPUs say nothing)."""
+    if args.gpus:
+        return "cuda"
+    if args.executor == "slurm" and args.device == "auto":
+        return "cuda" if _slurm_options(args).gpus_per_run > 0 else "cpu"
+    return None
+
+
+def _slurm_options(args):
+    from .slurm import load_options
+
+    cli = {name: getattr(args, name) for _f, name, _k, _h in SLURM_FLAGS}
+    cli["extra_sbatch"] = args.sbatch
+    return load_options(args.slurm_config, cli)
+
+
 def run_slurm(args, planned, device: str) -> tuple[int, list[str]]:
     """Submit; with --wait, follow the jobs to the end. Returns (exit code, failure lines)."""
     from ..jobs import run_states
     from ..progress import PlanDisplay
-    from .slurm import load_options, submit
+    from .slurm import submit
 
-    cli = {name: getattr(args, name) for _f, name, _k, _h in SLURM_FLAGS}
-    cli["extra_sbatch"] = args.sbatch
-    opts = load_options(args.slurm_config, cli)
-    sub = submit(planned, device, args.force, opts)
+    sub = submit(planned, device, args.force, _slurm_options(args))
     n = len(sub.submitted)
     per_run = f" ({1000 * sub.seconds / n:.0f} ms per run)" if n else ""
     print(f"{n} submitted in {sub.seconds:.1f}s{per_run}, {len(sub.active)} already queued or running, "

@@ -50,7 +50,7 @@ def load_options(config: Path | None, cli: dict) -> SlurmOptions:
     """The [executor.slurm] table of the user config (if any), then the CLI flags that were given."""
     opts = SlurmOptions()
     path = Path(config) if config else default_config_path()
-    if config or path.is_file():
+    if config or os.environ.get("VDI_CONFIG") or path.is_file():  # a named file must exist; the default need not
         data = read_toml(path, "the vdi config file", "pass an existing file to --slurm-config or unset VDI_CONFIG")
         for key in data:
             if key != "executor":
