@@ -107,7 +107,9 @@ def make_executor(folder: Path, opts: SlurmOptions):
 
     ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=opts.max_requeues)
     params = {"time": opts.time_min, "cpus_per_task": opts.cpus_per_run, "array_parallelism": opts.array_parallelism,
-              "additional_parameters": sbatch_parameters(opts.extra_sbatch), "signal_delay_s": 60}
+              "additional_parameters": sbatch_parameters(opts.extra_sbatch),
+              # Slurm warns the job this long before its time limit; submitit then checkpoints and requeues.
+              "signal_delay_s": min(90, opts.time_min * 60 // 4)}
     if opts.partition:
         params["partition"] = opts.partition
     if opts.gpus_per_run:
