@@ -244,3 +244,47 @@ def test_executor_decides_the_device(tmp_path, monkeypatch):
     assert executor_device(parse("--executor", "slurm", "--gpus-per-run", "1", "--profile", "paper")) == "cuda"
     assert executor_device(parse("--executor", "slurm", "--device", "cpu")) is None  # --device decides
     assert executor_device(parse()) is None
+
+
+def test_local_run_on_a_terminal_shows_the_display_and_logs_the_lines(tmp_path):
+    """On a (pseudo) terminal, a local `vdi run` draws the plan bar; the runs' own lines, from the
+    spawned workers too, go to the log file it names; the results are those of a plain run."""
+    import pty
+    import select
+
+    exp = tmp_path / "experiments"
+    exp.mkdir()
+    path = write_spec(exp, id="toyt", seeds=1, extra="\n[base]\nepochs = 3\nsleep_s = 0.3\n")
+    path.write_text(path.read_text().replace('task = "toy"', 'task = "toy_epochs"'))
+    env = {**os.environ, "VDI_RESULTS": str(tmp_path / "results"), "VDI_CACHE": str(tmp_path / "cache"),
+           "VDI_EXPERIMENTS": str(exp), "VDI_TABLES": str(tmp_path / "tables"),
+           "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}", "COLUMNS": "120"}
+    code = "import sys, toytask; from vdi_core.cli import main; sys.exit(main(sys.argv[1:]))"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code, "run", "toyt", "--jobs", "2"], env=env, stdout=slave,
+                            stderr=subprocess.PIPE, close_fds=True)
+    os.close(slave)
+    screen, deadline = b"", time.time() + 120
+    while time.time() < deadline:
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=30)
+    os.close(master)
+    text = screen.decode("utf-8", "replace")
+    assert proc.returncode == 0, text + proc.stderr.read().decode()
+    assert "plan" in text and "2/2" in text and "2 done" in text
+    assert "epoch 1/3" not in text  # the runs' lines are in the log, not on the terminal
+    log = Path(text.split("the runs' log: ")[1].split()[0])
+    lines = log.read_text()
+    assert "[1/2] toyt:" in lines and "epoch 3/3" in lines and lines.count("done in") == 2
+    stored = (tmp_path / "results" / "mini").glob("*.json")
+    scores = sorted(json.loads(p.read_text())["metrics"]["score"] for p in stored)
+    assert scores == [1.0 * 6, 2.0 * 6]

@@ -64,9 +64,11 @@ class PlanDisplay:
             from tqdm import tqdm
 
             self.tqdm = tqdm
-            self.bar = tqdm(total=total, desc="plan", file=self.stream, position=0, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc="plan", file=self.stream, position=0)
 
-    def update(self, states, logs: dict | None = None) -> None:
+    def update(self, states, logs: dict | None = None, epochs: dict | None = None) -> None:
+        """states: key -> RunState; a running run's epoch from `epochs` (key -> (k, n)) or else
+        from the last "epoch k/n" line of its log file (`logs`: key -> path)."""
         text = summary(states)
         if not self.tty:
             if text != self.last:
@@ -81,7 +83,7 @@ class PlanDisplay:
             if key not in running:
                 self.run_bars.pop(key).close()
         for key in sorted(running):
-            epoch = epoch_of((logs or {}).get(key, ""))
+            epoch = (epochs or {}).get(key) or epoch_of((logs or {}).get(key, ""))
             if key not in self.run_bars:
                 self.run_bars[key] = self.tqdm(total=epoch[1] if epoch else None, file=self.stream, leave=False,
                                                desc=self.labels.get(key, key[:10]), position=len(self.run_bars) + 1)

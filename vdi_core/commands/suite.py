@@ -8,7 +8,7 @@ import sys
 
 from ..check import check
 from ..errors import VdiError
-from ..executors.cli import add_executor_args, check_local_only, executor_device, local_devices, run_slurm
+from ..executors import cli as executors
 from ..jobs import record_plans
 from ..render import render_report, render_table, tables_dir, write_table
 from ..runner import execute, load_results, plan, results_root
@@ -82,19 +82,20 @@ def _render(spec, profile: str, seeds: int | None = None) -> str:
 
 
 def cmd_run(args) -> int:
-    check_local_only(args)
-    device = executor_device(args) or _device(args.device, args.profile)
+    executors.check_local_only(args)
+    device = executors.executor_device(args) or _device(args.device, args.profile)
     rows = args.rows.split(",") if args.rows else None
     specs = [find_spec(name) for name in _tables(args.tables)]
     planned = [p for spec in specs for p in plan(spec, args.profile, seeds=args.seeds, rows=rows, device=device)]
     record_plans(results_root(), planned)  # what `vdi status` reads
     if args.executor == "slurm":
-        code, failures = run_slurm(args, planned, device)
+        code, failures = executors.run_slurm(args, planned, device)
         failed = dict(enumerate(failures))
     else:
         # All tables at once: a row shared by several tables runs once, and workers stay busy.
-        out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device),
-                      devices=local_devices(args))
+        run = lambda: execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device),
+                              devices=executors.local_devices(args))
+        out = executors.run_with_progress(run, args.profile) if sys.stdout.isatty() else run()
         print(f"{len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
         failed = out.failed
     sections = [(spec, _render(spec, args.profile, args.seeds)) for spec in specs]
@@ -157,7 +158,7 @@ def register(sub) -> None:
             p.add_argument("--report", action="store_true", help="also write tables/<profile>/report.md")
             p.add_argument("--jobs", type=int, default=0,
                            help="rows run in parallel worker processes (default: mini on CPU, one per core up to 4)")
-            add_executor_args(p)
+            executors.add_executor_args(p)
         if name == "check":
             p.add_argument("--update-golden", action="store_true",
                            help="rewrite tables/mini/golden.json from the current results")

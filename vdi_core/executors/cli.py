@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -57,6 +58,20 @@ def check_local_only(args) -> None:
     given += ["--wait"] if args.wait else []
     if args.executor == "local" and given:
         raise VdiError(f"{', '.join(given)} only apply to --executor slurm")
+
+
+def run_with_progress(run, profile: str):
+    """A local run on a terminal: the live display, the runs' own lines in a log file."""
+    from datetime import datetime
+
+    from ..progress_local import LocalProgress
+    from ..runner import results_root
+
+    log = results_root() / profile / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    with LocalProgress(log):
+        out = run()
+    print(f"the runs' log: {log}")
+    return out
 
 
 def executor_device(args) -> str | None:
