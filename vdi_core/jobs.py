@@ -185,4 +185,7 @@ def record_plans(store_root: Path, planned) -> None:
     for p in planned:
         by_table.setdefault((p.profile, p.table), []).append({"row": p.row, "seed": p.seed, "key": p.key})
     for (profile, table), runs in by_table.items():
-        write_plan(Path(store_root) / profile, table, runs)
+        try:
+            write_plan(Path(store_root) / profile, table, runs)
+        except OSError:  # an unwritable store: the run itself reports it, in its own words
+            pass
