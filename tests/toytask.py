@@ -124,3 +124,40 @@ def run_built(cfg: ToyConfig, ctx) -> TaskResult:
 
 TOY_BUILT = register_task(Task("toy_built", ToyConfig, run_built, fingerprint=lambda cfg, ctx: {"data": "toy-v1"},
                                prebuild=prebuild))
+
+
+# --- a task with epochs that checkpoints and resumes, like the grounding trainer ------------------
+
+@dataclass(frozen=True)
+class EpochConfig:
+    a: float = 1.0
+    epochs: int = 4
+    sleep_s: float = 0.0  # per epoch, so a test can kill a run in the middle
+
+
+def run_epochs(cfg: EpochConfig, ctx) -> TaskResult:
+    """score = sum over epochs e of a*(e+1) + seed; the state after each epoch goes to
+    work_dir/ckpt.json, and a restarted run continues from it. Every start appends
+    "<key> start <epoch>" to cache_dir/starts.log (the work folder is named after the key)."""
+    import json
+    import os
+    import time
+
+    ckpt = Path(ctx.work_dir) / "ckpt.json"
+    state = json.loads(ckpt.read_text()) if ckpt.exists() else {"epoch": 0, "score": 0.0}
+    start = state["epoch"]
+    Path(ctx.cache_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(ctx.cache_dir) / "starts.log", "a") as f:
+        f.write(f"{Path(ctx.work_dir).name} start {start}\n")
+    for e in range(start, cfg.epochs):
+        time.sleep(cfg.sleep_s)
+        state = {"epoch": e + 1, "score": state["score"] + cfg.a * (e + 1) + ctx.seed}
+        tmp = ckpt.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, ckpt)
+        ctx.progress("epoch", e + 1, cfg.epochs)
+    return TaskResult(metrics={"score": state["score"], "other": 100 - state["score"]},
+                      extra={"resumed_from": start})
+
+
+TOY_EPOCHS = register_task(Task("toy_epochs", EpochConfig, run_epochs, fingerprint=lambda cfg, ctx: {"data": "toy-v1"}))

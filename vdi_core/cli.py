@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "vdi_core.commands.results",  # results (a table as JSON / CSV / text, with intervals and verdicts)
     "vdi_core.commands.data",  # data status|fetch|verify|stats, features extract
     "vdi_core.commands.cache",  # cache info|clear (mini profile)
+    "vdi_core.commands.status",  # status (where each run stands: store, Slurm jobs)
 ]
 
 

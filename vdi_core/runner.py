@@ -198,8 +198,12 @@ def _worker_init(task_modules: list[str], parent: int | None = None) -> None:
 
 
 def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
-            store_root: Path | None = None, log=print, jobs: int = 1) -> Outcome:
-    """Run what the store lacks; `jobs` > 1 runs rows in that many worker processes (CPU only)."""
+            store_root: Path | None = None, log=print, jobs: int = 1, devices: list[str] | None = None) -> Outcome:
+    """Run what the store lacks; `jobs` > 1 runs rows in that many worker processes (CPU only).
+    `devices` (--gpus): one worker per entry, each run pinned to a free entry's device
+    (executors/local.py); it overrides `device` and `jobs`."""
+    if devices:
+        jobs, device = len(devices), devices[0]
     unique: dict[str, PlannedRun] = {}
     for p in planned:
         unique.setdefault(p.key, p)
@@ -243,6 +247,13 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
     modules = sorted({get_task(p.task).run.__module__ for p in todo})
     with _pool(jobs, modules) as pool:  # one pool for both phases: workers start (and import torch) once
         _report_builds([f.result() for f in as_completed([pool.submit(_build, b) for b in builds])], log)
+        if devices:
+            from .executors.local import dispatch_pinned
+
+            call = lambda p, dev: (_run_one, p, dev, store_root, force, f"{labels[p.key]} on {dev}")
+            for p, _dev, result in dispatch_pinned(pool, todo, devices, call):
+                settle(p, *result)
+            return out
         futures = {pool.submit(_run_one, p, device, store_root, force, labels[p.key]): p for p in todo}
         for fut in as_completed(futures):
             settle(futures[fut], *fut.result())

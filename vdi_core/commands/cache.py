@@ -8,8 +8,11 @@ the others.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+
+from ..store import REPO_ROOT
 
 
 def _size(path: Path) -> int:
@@ -94,7 +97,9 @@ def cache_probe(args) -> int:
 
 
 def register(subparsers) -> None:
-    from ..mini.build import default_cache_dir
+    # = mini.build.default_cache_dir(), without importing torch (mini.build does) for every command
+    env = os.environ.get("VDI_CACHE")
+    default_cache = Path(env) if env else REPO_ROOT / ".cache"
 
     p = subparsers.add_parser("cache", help="inspect or clear the mini profile's generated-data cache")
     sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
@@ -103,7 +108,7 @@ def register(subparsers) -> None:
                            ("probe", cache_probe, "did the micro-CLIPs learn the nouns? zero-shot probes on "
                                                   "held-out frames (builds the models if missing)")):
         q = sub.add_parser(name, help=text)
-        q.add_argument("--cache-dir", default=str(default_cache_dir()),
+        q.add_argument("--cache-dir", default=str(default_cache),
                        help="cache directory (default: $VDI_CACHE or <repo>/.cache)")
         if name == "clear":
             q.add_argument("--stale", action="store_true", help="keep the current world, remove the others")

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from ..errors import VdiError
-from ..metrics import score
 
 
 class _DuplicateKey(Exception):
@@ -81,6 +80,8 @@ def run_score(args) -> int:
 
         metrics = score_artifact(args.pred, gt, args.nms, gt_name=args.gt)
     else:
+        from ..metrics import score  # imports torch: only when scoring (`vdi status` must start fast)
+
         pred = load_input(args.pred, "pred", PRED_READERS)
         metrics = score(pred, gt, nms=args.nms, pred_name=args.pred, gt_name=args.gt)
     print(json.dumps(metrics, indent=2))

@@ -9,6 +9,8 @@ import sys
 
 from ..check import check
 from ..errors import VdiError
+from ..executors import cli as executors
+from ..jobs import record_plans
 from ..render import render_report, render_table, tables_dir, write_table
 from ..runner import execute, load_results, plan, results_root
 from ..spec import PROFILES, find_spec, list_specs
@@ -116,8 +118,9 @@ def _render(spec, profile: str, seeds: int | None = None, device: str = "auto") 
 
 
 def cmd_run(args) -> int:
+    executors.check_local_only(args)
     seeds = _seeds(args.seeds)
-    device = _device(args.device, args.profile)
+    device = executors.executor_device(args) or _device(args.device, args.profile)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     if args.rows and not rows:
         raise VdiError(f"--rows '{args.rows}' names no row; give comma-separated row ids or leave it out")
@@ -125,10 +128,17 @@ def cmd_run(args) -> int:
         raise VdiError(f"--jobs must be >= 0 (0: the default), got {args.jobs}")
     specs = [find_spec(name) for name in _tables(args.tables, args.profile)]
     planned = [p for spec in specs for p in plan(spec, args.profile, seeds=seeds, rows=rows, device=device)]
-    # All tables at once: a row shared by several tables runs once, and workers stay busy.
-    out = execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device))
-    print(f"{len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
-    failed = out.failed
+    record_plans(results_root(), planned)  # what `vdi status` reads
+    if args.executor == "slurm":
+        code, failures = executors.run_slurm(args, planned, device)
+        failed = dict(enumerate(failures))
+    else:
+        # All tables at once: a row shared by several tables runs once, and workers stay busy.
+        run = lambda: execute(planned, device=device, force=args.force, jobs=_jobs(args.jobs, args.profile, device),
+                              devices=executors.local_devices(args))
+        out = executors.run_with_progress(run, args.profile) if sys.stdout.isatty() else run()
+        print(f"{len(out.ran)} run, {len(out.cached)} cached, {len(out.failed)} failed")
+        failed = out.failed
     sections = [(spec, _render(spec, args.profile, seeds, device)) for spec in specs]
     if args.report:
         path = tables_dir(args.profile) / "report.md"
@@ -196,6 +206,7 @@ def register(sub) -> None:
             p.add_argument("--report", action="store_true", help="also write tables/<profile>/report.md")
             p.add_argument("--jobs", type=int, default=0,
                            help="rows run in parallel worker processes (default: mini on CPU, one per core up to 4)")
+            executors.add_executor_args(p)
         if name == "check":
             p.add_argument("--update-golden", action="store_true",
                            help="rewrite tables/mini/golden.json from the current results")
