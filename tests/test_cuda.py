@@ -9,10 +9,10 @@ import torch
 from _tiny_clip import tiny_spec
 from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_config, use_splits
 
-from vdi_core.grounding import task as grounding_task
 from vdi_core.grounding.dataset import prepare_split
 from vdi_core.grounding.system import GroundingSystem, make_batch
 from vdi_core.grounding.trainer import CHECKPOINT, _autocast
+from vdi_core.tasks import grounding as grounding_task
 from vdi_core.towers.clip import ClipTextTower, load_clip
 from vdi_core.towers.factory import build_text_tower
 from vdi_core.towers.image import encode_frames

@@ -9,8 +9,7 @@ import pytest
 from vdi_core.cli import main
 from vdi_core.data.annotations import load_charades_sta, load_grounding_json, read_charades_durations
 from vdi_core.data.splits import PROTOCOLS, check_disjoint, load_split
-from vdi_core.errors import VdiError
-from vdi_core.sources import MissingData
+from vdi_core.errors import MissingData, VdiError
 
 STA_LINES = """AO8RW 0.0 6.9##a person is putting a book on a shelf.
 AO8RW 5.0 31.0##person opens the door.

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from vdi_core.data.manifest import load_manifest
-from vdi_core.data.sources import BACKBONES, clip_feature_dir
-from vdi_core.errors import VdiError
+from vdi_core.data.paper_grounding import BACKBONES, clip_feature_dir
+from vdi_core.errors import MissingData, VdiError
 from vdi_core.features import fingerprint as fpr
 from vdi_core.features.store import LazyPatches
 from vdi_core.grounding.config import DataConfig
-from vdi_core.sources import MissingData, get_source
+from vdi_core.sources import get_source
 from vdi_core.tasks import RunContext
 from vdi_core.towers.image import TRANSFORM_VERSION
 
@@ -60,7 +60,7 @@ def root(tmp_path, monkeypatch):
 
 
 def test_registered_for_the_paper_profile():
-    from vdi_core.data.sources import paper_grounding
+    from vdi_core.data.paper_grounding import paper_grounding
 
     assert get_source("paper", "grounding") is paper_grounding
 
@@ -186,7 +186,7 @@ def test_shared_videos_between_train_and_eval_are_refused(root, tmp_path):
 
 
 def test_inputs_fingerprint_is_cheap_and_tracks_inputs(root):
-    from vdi_core.data.sources import inputs_fingerprint
+    from vdi_core.data.paper_grounding import inputs_fingerprint
 
     empty = inputs_fingerprint(DataConfig())
     assert empty["file:charades_cg_train"] == "missing" and empty["features"] == "missing"

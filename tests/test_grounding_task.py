@@ -11,8 +11,8 @@ from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_co
 
 from vdi_core.datatypes import Query, Video
 from vdi_core.errors import VdiError
-from vdi_core.grounding import task as grounding_task
 from vdi_core.grounding.trainer import CHECKPOINT
+from vdi_core.tasks import grounding as grounding_task
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import numpy as np
 from vdi_core.cli import main as vdi
 from vdi_core.datatypes import GroundingSplits, ProbeData, SentenceSets
 from vdi_core.mini import build as build_mod
-from vdi_core.mini import pretrain, sources
+from vdi_core.mini import loaders as sources
+from vdi_core.mini import pretrain
 from vdi_core.mini import world as W
 from vdi_core.tasks import RunContext
 

@@ -10,7 +10,7 @@ from vdi_core.errors import VdiError
 from vdi_core.mini import frames as frames_mod
 from vdi_core.mini import grammar, render
 from vdi_core.mini import world as W
-from vdi_core.mini.sources import toy_split
+from vdi_core.mini.loaders import toy_split
 
 # sha256 of the first 5 train videos (frames + queries) and 20 held-out frames (+ captions) of
 # the shipped world.toml at seed 0. Update ONLY when world.toml or the generator changes on

@@ -9,7 +9,7 @@ from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_co
 
 from vdi_core import predictions
 from vdi_core.cli import main
-from vdi_core.grounding import task as grounding_task
+from vdi_core.tasks import grounding as grounding_task
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from vdi_core.check import check
 from vdi_core.claims import Cell, evaluate_claim
 from vdi_core.errors import VdiError
 from vdi_core.mini import build as build_mod
-from vdi_core.mini import sources, states
+from vdi_core.mini import loaders as sources
+from vdi_core.mini import states
 from vdi_core.mini import world as W
 from vdi_core.render import render_table, write_table
 from vdi_core.runner import execute, load_results, plan
@@ -162,7 +163,7 @@ def test_bag_of_words_tower(tiny):
 
 
 def test_paper_profile_refuses_the_premise_knobs():
-    from vdi_core.data.sources import _backbone
+    from vdi_core.data.paper_grounding import _backbone
 
     @dataclass
     class D:

@@ -13,13 +13,12 @@ import pytest
 import torch
 from _tiny_clip import tiny_spec
 
-from vdi_core import probe
-from vdi_core.data import sources_probe
+from vdi_core.data import paper_probe
 from vdi_core.data.svo_probes import fetch_svo_images, load_svo_triplets, parse_triplet, read_svo_csv
 from vdi_core.datatypes import ProbeData, Triplet
-from vdi_core.errors import VdiError
-from vdi_core.sources import MissingData, get_source, register_source
-from vdi_core.tasks import RunContext, get_task
+from vdi_core.errors import MissingData, VdiError
+from vdi_core.sources import get_source, register_source
+from vdi_core.tasks import RunContext, get_task, probe
 from vdi_core.towers.clip import load_clip
 
 SVO_HEADER = ["sentence", "pos_triplet", "neg_triplet", "subj_neg", "verb_neg", "obj_neg",
@@ -212,8 +211,8 @@ def paper_root(tmp_path, monkeypatch, tiny):
     import open_clip
 
     open_clip.add_model_config(tiny.config_path)
-    monkeypatch.setitem(sources_probe.PAPER_CLIP, "vit-joint",
-                        sources_probe.PaperClip(tiny.model, "clip_vit_b32_openai"))
+    monkeypatch.setitem(paper_probe.PAPER_CLIP, "vit-joint",
+                        paper_probe.PaperClip(tiny.model, "clip_vit_b32_openai"))
     weights = tmp_path / "weights" / "clip" / "ViT-B-32.pt"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(Path(tiny.weights).read_bytes())

@@ -153,14 +153,14 @@ def test_code_version_moves_the_key(tmp_path, isolated_store, monkeypatch):
 def test_task_version_moves_the_key(tmp_path, isolated_store, monkeypatch):
     path = write_spec(tmp_path)
     before = toy_keys(path)
-    monkeypatch.setitem(tasks._TASKS, "toy", dataclasses.replace(tasks.get_task("toy"), version="2"))
+    monkeypatch.setitem(tasks.TASKS._entries, "toy", dataclasses.replace(tasks.get_task("toy"), version="2"))
     assert all(before[k] != v for k, v in toy_keys(path).items())
 
 
 def test_task_fingerprint_moves_the_key(tmp_path, isolated_store, monkeypatch):
     path = write_spec(tmp_path)
     before = toy_keys(path)
-    monkeypatch.setitem(tasks._TASKS, "toy", dataclasses.replace(
+    monkeypatch.setitem(tasks.TASKS._entries, "toy", dataclasses.replace(
         tasks.get_task("toy"), fingerprint=lambda cfg, ctx: {"data": "toy-v2"}))
     assert all(before[k] != v for k, v in toy_keys(path).items())
 

@@ -9,9 +9,10 @@ import textwrap
 
 import pytest
 
+from vdi_core.io import atomic_write_json
 from vdi_core.runner import plan
 from vdi_core.spec import load_spec
-from vdi_core.store import RunStore, atomic_write_json, run_key
+from vdi_core.store import RunStore, run_key
 
 import toytask  # noqa: F401 - registers the toy task
 from toytask import write_spec
@@ -102,4 +103,4 @@ def test_killed_write_leaves_no_partial_json(tmp_path):
     proc.wait(timeout=10)
     assert not target.exists()
     store = RunStore(tmp_path / "results", "mini")
-    assert store.load("abc") is None and not store.has("abc")
+    assert store.load("abc") is None and not store.path("abc").exists()

@@ -9,11 +9,12 @@ import pytest
 import torch
 from _tiny_clip import tiny_spec
 
-from vdi_core import word_weights as ww
-from vdi_core.data import sources_probe
+from vdi_core.data import paper_probe
 from vdi_core.datatypes import SentenceSets
-from vdi_core.sources import MissingData, get_source, register_source
+from vdi_core.errors import MissingData
+from vdi_core.sources import get_source, register_source
 from vdi_core.tasks import RunContext, get_task
+from vdi_core.tasks import word_weights as ww
 from vdi_core.towers.clip import ClipTextTower, load_clip, tokenize_with_spans, words_from_tokens
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -148,8 +149,8 @@ def test_paper_sentences_source(tmp_path, monkeypatch, tiny):
     import open_clip
 
     open_clip.add_model_config(tiny.config_path)
-    stand_in = sources_probe.PaperClip(tiny.model, "clip_vit_b32_openai")
-    monkeypatch.setitem(sources_probe.PAPER_CLIP, "vit-joint", stand_in)
+    stand_in = paper_probe.PaperClip(tiny.model, "clip_vit_b32_openai")
+    monkeypatch.setitem(paper_probe.PAPER_CLIP, "vit-joint", stand_in)
     cfg = ww.WordWeightsDataConfig(root=str(tmp_path))
     with pytest.raises(MissingData) as err:
         get_source("paper", "sentences")(cfg, _ctx(tmp_path, "paper"))

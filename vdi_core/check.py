@@ -27,11 +27,12 @@ from pathlib import Path
 
 from .claims import aggregate, collect_evidence, judge_claim
 from .errors import VdiError
+from .io import atomic_write_json
+from .paths import results_root as default_results_root
 from .render import claim_line, render_stamp, tables_dir
 from .runner import load_results, plan
-from .runner import results_root as default_results_root
 from .spec import Spec
-from .store import atomic_write_json, device_kind
+from .store import device_kind
 
 GOLDEN_TOLERANCE = 0.5  # points (metrics are x100): covers float drift across CPUs, not a real change
 _STAMP = re.compile(r"<!-- vdi-render plan=(\w+) results=(\w+) n=(\d+) -->")

@@ -144,7 +144,7 @@ class RowEvidence:
 def collect_evidence(spec: Spec, profile: str, planned, results: dict[str, dict],
                      root: Path | None = None) -> dict[str, RowEvidence | str]:
     """row id -> its evidence, or the reason it has none (shown as "no interval")."""
-    from .runner import results_root
+    from .paths import results_root
     from .store import RunStore
 
     store = RunStore(root or results_root(), profile)

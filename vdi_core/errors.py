@@ -32,3 +32,13 @@ def did_you_mean(name: str, choices) -> str:
     if close:
         return f" (did you mean '{close[0]}'?)"
     return f" (valid: {', '.join(choices)})" if choices else ""
+
+
+class MissingData(VdiError):
+    """A run's input data is not there: lists each missing piece and the command that gets it.
+    Raised by data sources before any training starts."""
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        self.missing = missing  # (what, command to get it)
+        lines = "; ".join(f"{what} -> run: {cmd}" for what, cmd in missing)
+        super().__init__(f"missing data for this run: {lines}")

@@ -23,7 +23,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import atomic_write_json, now_iso
+from .io import atomic_write_json
+from .store import now_iso
 
 ACTIVE = {"PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "REQUEUE_FED": "queued",
           "CONFIGURING": "running", "RUNNING": "running", "COMPLETING": "running", "SUSPENDED": "running",

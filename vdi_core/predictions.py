@@ -16,11 +16,8 @@ metric's units: the metric is their mean). The result JSON's `extra["predictions
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VdiError
+from .io import atomic_write_npz
 
 # torch (and the metrics built on it) is imported where a model's scores are turned into
 # predictions, not here: rendering tables reads artifacts with numpy alone.
@@ -87,29 +85,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _atomic_npz(path: Path, arrays: dict) -> None:
-    """An .npz np.load reads, written byte-for-byte reproducibly (np.savez stamps the clock into
-    the zip entries, so the same predictions would get another sha256 on every run)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            for name, value in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_predictions(path: Path, pred: Predictions) -> str:
     """Write atomically; returns the file's sha256."""
-    _atomic_npz(Path(path), {
+    atomic_write_npz(Path(path), {
         "format": np.int64(FORMAT), "qids": pred.qids.astype(str), "starts": pred.starts.astype(np.float64),
         "ends": pred.ends.astype(np.float64), "scores": pred.scores.astype(np.float32),
         "exists": pred.exists.astype(bool), "gt": pred.gt.astype(np.float64),
@@ -213,7 +191,7 @@ def save_outcomes(path: Path, ids, values: dict[str, np.ndarray]) -> str:
     """ids [n] and metric -> [n] outcomes in the metric's own units (the metric is their mean)."""
     arrays = {"format": np.int64(FORMAT), "ids": np.asarray(ids, dtype=str)}
     arrays.update({f"metric:{m}": np.asarray(v, dtype=np.float64) for m, v in values.items()})
-    _atomic_npz(Path(path), arrays)
+    atomic_write_npz(Path(path), arrays)
     return sha256(path)
 
 

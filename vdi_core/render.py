@@ -8,16 +8,15 @@ table from a fresh one. The hidden comment at the end records what the table was
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from tabulate import tabulate
 
 from .claims import ClaimResult, aggregate, collect_evidence, judge_claim, row_interval
+from .io import atomic_copy, atomic_write_text
+from .paths import tables_root
 from .spec import Spec
-from .store import REPO_ROOT, atomic_write_text, canonical_json, default_mode, env_dir
+from .store import canonical_json
 
 DASH = "—"
 MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a micro-CLIP. Absolute numbers are "
@@ -27,7 +26,7 @@ MINI_NOTE = ("> **Mini profile** — a procedurally generated toy world with a m
 
 def tables_dir(profile: str, root: Path | None = None) -> Path:
     """tables/<profile>/ of this checkout, or under $VDI_TABLES."""
-    return (Path(root) if root else env_dir("VDI_TABLES", REPO_ROOT / "tables")) / profile
+    return (Path(root) if root else tables_root()) / profile
 
 
 def _digest(obj) -> str:
@@ -204,16 +203,8 @@ def write_table(spec: Spec, profile: str, text: str, root: Path | None = None,
     atomic_write_text(path, text)
     for name in spec.outputs:
         found = [d / name for d in artifact_dirs if (d / name).is_file()]
-        if found:  # a unique temp name: two renders of one table at once must not share it
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                shutil.copyfile(found[0], tmp)
-                os.chmod(tmp, default_mode())
-                os.replace(tmp, path.with_name(name))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        if found:
+            atomic_copy(found[0], path.with_name(name))
     return path
 
 

@@ -26,31 +26,22 @@ from typing import Any
 
 from . import CODE_VERSION
 from .config import apply_overrides, assumptions_in_force, to_dict
-from .errors import VdiError, did_you_mean
+from .context import BuildJob, RunContext
+from .errors import MissingData, VdiError, did_you_mean
 from .locks import key_lock
-from .sources import MissingData
+from .paths import cache_root, results_root
 from .spec import PROFILES, Spec
 from .store import (
-    REPO_ROOT,
     RunStore,
     device_kind,
     device_name,
-    env_dir,
     git_commit,
     now_iso,
     package_versions,
     run_key,
 )
-from .tasks import BuildJob, RunContext, get_task
+from .tasks import get_task
 from .workers import die_with_parent
-
-
-def results_root() -> Path:
-    return env_dir("VDI_RESULTS", REPO_ROOT / "results")
-
-
-def cache_root() -> Path:
-    return env_dir("VDI_CACHE", REPO_ROOT / ".cache")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Data-source registry: (profile, source name) -> loader of `GroundingSplits`.
+"""Data-source registry: (profile, source name) -> loader of `GroundingSplits` / probe data.
 
 The same spec row runs on both profiles; only the source changes. The mini profile registers
-sources that build the toy world and its features; the paper profile registers loaders for the
-real annotation files and extracted features. A source raises `MissingData` (listing what is
-missing and the command to get each) before any training starts.
+sources that build the toy world and its features (mini/loaders.py); the paper profile registers
+loaders for the real annotation files and extracted features (data/paper_grounding.py,
+data/paper_probe.py). A source raises `errors.MissingData` (listing what is missing and the
+command to get each) before any training starts.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import VdiError, did_you_mean
+from .registry import Registry
 
-_SOURCES: dict[str, Source] = {}
-_PROFILE_MODULES = {"mini": "vdi_core.mini.sources", "paper": "vdi_core.data.sources"}
-
-
-class MissingData(VdiError):
-    def __init__(self, missing: list[tuple[str, str]]):
-        self.missing = missing  # (what, command to get it)
-        lines = "; ".join(f"{what} -> run: {cmd}" for what, cmd in missing)
-        super().__init__(f"missing data for this run: {lines}")
+SOURCES: Registry[Source] = Registry("data source")
+# The module that registers a profile's sources, imported on the first lookup of that profile.
+PROFILE_MODULES = {"mini": ("vdi_core.mini.loaders",),
+                   "paper": ("vdi_core.data.paper_grounding", "vdi_core.data.paper_probe")}
 
 
 @dataclass(frozen=True)
@@ -37,10 +34,11 @@ class Source:
 
 
 def register_source(profile: str, name: str, fingerprint: Callable | None = None, prebuild: Callable | None = None):
-    """Decorator: `@register_source("mini", "grounding")` over `fn(data_cfg, ctx) -> splits`."""
+    """Decorator: `@register_source("mini", "grounding")` over `fn(data_cfg, ctx) -> splits`.
+    A second source under the same (profile, name) is an error, never a silent overwrite."""
 
     def deco(fn):
-        _SOURCES[f"{profile}:{name}"] = Source(fn, fingerprint, prebuild)
+        SOURCES.register(f"{profile}:{name}", Source(fn, fingerprint, prebuild))
         return fn
 
     return deco
@@ -48,14 +46,15 @@ def register_source(profile: str, name: str, fingerprint: Callable | None = None
 
 def source_entry(profile: str, name: str) -> Source:
     key = f"{profile}:{name}"
-    if key not in _SOURCES and profile in _PROFILE_MODULES:
-        importlib.import_module(_PROFILE_MODULES[profile])
-    if key not in _SOURCES:
-        known = [k.split(":", 1)[1] for k in _SOURCES if k.startswith(profile + ":")]
-        if profile not in _PROFILE_MODULES:
-            raise VdiError(f"unknown profile '{profile}'{did_you_mean(profile, _PROFILE_MODULES)}")
+    if key not in SOURCES and profile in PROFILE_MODULES:
+        for module in PROFILE_MODULES[profile]:
+            importlib.import_module(module)
+    if key not in SOURCES:
+        known = [k.split(":", 1)[1] for k in SOURCES if k.startswith(profile + ":")]
+        if not known and profile not in PROFILE_MODULES:
+            raise VdiError(f"unknown profile '{profile}'{did_you_mean(profile, PROFILE_MODULES)}")
         raise VdiError(f"profile '{profile}' has no data source '{name}'{did_you_mean(name, known)}")
-    return _SOURCES[key]
+    return SOURCES.get(key)
 
 
 def get_source(profile: str, name: str) -> Callable:

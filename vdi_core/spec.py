@@ -9,12 +9,12 @@ silently ignored override would produce a wrong number that looks right.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import VdiError, did_you_mean, read_toml
+from .paths import experiments_root
 
 PROFILES = ("mini", "paper")
 CLAIM_KINDS = ("greater", "max", "min", "metric_greater", "at_least")
@@ -287,7 +287,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 def experiments_dir() -> Path:
     """experiments/ of this checkout, or $VDI_EXPERIMENTS (a lab's own specs, the tests' toy specs)."""
-    return Path(os.environ.get("VDI_EXPERIMENTS", Path(__file__).resolve().parent.parent / "experiments"))
+    return experiments_root()
 
 
 def spec_path(table: str, experiments: Path | None = None) -> Path:

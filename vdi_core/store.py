@@ -13,15 +13,17 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .errors import VdiError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .io import (
+    atomic_write_json,
+    default_mode,  # noqa: F401 (mini/build.py still imports it from here; see io.py)
+)
+from .paths import REPO_ROOT
 
 
 def canonical_json(obj: Any) -> str:
@@ -31,41 +33,6 @@ def canonical_json(obj: Any) -> str:
 
 def run_key(identity: dict) -> str:
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:20]
-
-
-def default_mode() -> int:
-    """0666 less the process umask: what open() would give; mkstemp alone gives 0600."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def env_dir(var: str, default: Path) -> Path:
-    """A root folder from the environment (VDI_RESULTS, VDI_CACHE, VDI_TABLES), refused if it is a file."""
-    path = Path(os.environ.get(var) or default)
-    if path.exists() and not path.is_dir():
-        raise VdiError(f"{var} points to {path}, which is a file, not a folder; set {var} to a folder")
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
 
 
 # What every stored record must hold (key -> type), checked on load.
@@ -104,9 +71,6 @@ class RunStore:
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
-
-    def has(self, key: str) -> bool:
-        return self.path(key).is_file()
 
     def load(self, key: str) -> dict | None:
         p = self.path(key)

@@ -8,11 +8,10 @@ the others.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
-from ..store import REPO_ROOT
+from ..paths import cache_root
 
 
 def _size(path: Path) -> int:
@@ -97,9 +96,7 @@ def cache_probe(args) -> int:
 
 
 def register(subparsers) -> None:
-    # = mini.build.default_cache_dir(), without importing torch (mini.build does) for every command
-    env = os.environ.get("VDI_CACHE")
-    default_cache = Path(env) if env else REPO_ROOT / ".cache"
+    default_cache = cache_root(check=False)  # checked when a cache command runs, not while building the parser
 
     p = subparsers.add_parser("cache", help="inspect or clear the mini profile's generated-data cache")
     sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")

@@ -8,7 +8,7 @@ from ..errors import VdiError
 
 
 def _root(args) -> Path:
-    from ..data.manifest import data_root
+    from ..paths import data_root
 
     return data_root(args.root)
 
@@ -32,7 +32,7 @@ def cmd_status(args) -> int:
 
 
 def _svo_images(path: Path, root: Path) -> None:
-    from ..data.sources_probe import IMAGES_DIR
+    from ..data.paper_probe import IMAGES_DIR
     from ..data.svo_probes import fetch_svo_images
 
     counts = fetch_svo_images(path, root / IMAGES_DIR)

@@ -27,8 +27,8 @@ def _plans(tables: list[str], store_dir):
 
 def cmd_status(args) -> int:
     from ..jobs import run_states, squeue_states
+    from ..paths import results_root
     from ..progress import fmt_duration, summary
-    from ..runner import results_root
 
     store_dir = results_root() / args.profile
     tables = list_specs() if not args.tables or args.tables == ["all"] else args.tables

@@ -10,11 +10,13 @@ import sys
 from ..check import check
 from ..errors import VdiError
 from ..executors import cli as executors
+from ..io import atomic_write_text
 from ..jobs import record_plans
+from ..paths import results_root
 from ..render import render_report, render_table, tables_dir, write_table
-from ..runner import execute, load_results, plan, results_root
+from ..runner import execute, load_results, plan
 from ..spec import PROFILES, find_spec, list_specs
-from ..store import RunStore, atomic_write_text
+from ..store import RunStore
 
 
 def _tables(names: list[str], profile: str | None = None) -> list[str]:

@@ -8,15 +8,14 @@ not later in a download. Hashing and the data root live here too; downloads are 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import VdiError, did_you_mean, read_toml
+from ..paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_PATH = REPO_ROOT / "data_manifest" / "manifest.toml"
 
 _REQUIRED = ("group", "title", "path", "urls", "license", "fetch")
@@ -48,14 +47,6 @@ class Artefact:
         if self.fetch == "manual":
             return f"download by hand: {self.instructions} (source: {self.urls[0]})"
         return f"vdi data fetch {self.name}"
-
-
-def data_root(explicit: str | os.PathLike | None = None) -> Path:
-    """--root / data_cfg.root, else env VDI_DATA, else <repo>/data."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("VDI_DATA")
-    return Path(env).expanduser() if env else REPO_ROOT / "data"
 
 
 def _validate(name: str, raw: dict, source: Path) -> Artefact:

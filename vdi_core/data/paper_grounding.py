@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..datatypes import GroundingSplits, ModelSpec, Video
-from ..errors import VdiError, did_you_mean
+from ..errors import MissingData, VdiError, did_you_mean
 from ..features import fingerprint as fpr
-from ..sources import MissingData, register_source
+from ..paths import data_root
+from ..sources import register_source
 from .annotations import AnnotationSplit
-from .manifest import data_root, load_manifest
+from .manifest import load_manifest
 from .splits import check_disjoint, load_split, missing_for, protocol_of
 
 # A decoded video may be a little shorter than the annotated duration (Charades-CD measured
@@ -212,9 +213,3 @@ def paper_grounding(data_cfg, ctx) -> GroundingSplits:
                            fingerprint=_data_fingerprint(data_cfg),
                            skipped=skipped)
 
-
-try:  # the Table-1 source (paper:svo_triplets) registers itself on import
-    from . import sources_probe  # noqa: F401
-except ModuleNotFoundError as e:
-    if e.name != f"{__package__}.sources_probe":
-        raise

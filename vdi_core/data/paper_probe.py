@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..datatypes import ModelSpec, ProbeData, SentenceSets
-from ..errors import VdiError, did_you_mean
-from ..sources import MissingData, register_source
-from .manifest import data_root, file_digests, load_manifest
+from ..errors import MissingData, VdiError, did_you_mean
+from ..paths import data_root
+from ..sources import register_source
+from .manifest import file_digests, load_manifest
 from .svo_probes import load_svo_triplets
 
 # `vdi data fetch svo_probes` fetches the csv (manifest group svo_probes); the images are then

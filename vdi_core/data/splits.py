@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import VdiError, did_you_mean
-from ..sources import MissingData
+from ..errors import MissingData, VdiError, did_you_mean
 from .annotations import AnnotationSplit, load_charades_sta, load_grounding_json, read_charades_durations
 from .manifest import Artefact, load_manifest
 

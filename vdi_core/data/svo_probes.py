@@ -13,7 +13,6 @@ import ast
 import csv
 import hashlib
 import io
-import os
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VdiError
+from ..io import atomic_write, atomic_write_text
 
 NEG_TYPES = ("subject", "verb", "object")
 FLAG_COLUMNS = {"subject": "subj_neg", "verb": "verb_neg", "object": "obj_neg"}
@@ -209,9 +209,7 @@ def _fetch_one(key: str, url: str, out_dir: Path, timeout: float) -> str:
         data = _download(url, timeout)
         with Image.open(io.BytesIO(data)) as im:
             rgb = im.convert("RGB")
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        rgb.save(tmp, format="JPEG", quality=95)
-        os.replace(tmp, target)  # never a half-written image under the final name
+        atomic_write(target, lambda tmp: rgb.save(tmp, format="JPEG", quality=95))  # never half an image
         return "downloaded"
     except Exception as e:  # noqa: BLE001 - every failure of a third-party host is recorded
         return f"failed: {type(e).__name__}: {str(e)[:120]}"
@@ -238,9 +236,7 @@ def fetch_svo_images(csv_path: Path, out_dir: Path, *, timeout: float = 15.0, wo
         if state == "failed":
             failed_lines.append(f"{key}\t{urls[key]}\t{res[len('failed: '):]}\n")
     report = out_dir / "failed.tsv"
-    tmp = report.with_suffix(".tmp")
-    tmp.write_text("".join(failed_lines), encoding="utf-8")
-    os.replace(tmp, report)
+    atomic_write_text(report, "".join(failed_lines))
     log(f"svo-probes images: {counts['downloaded']} downloaded, {counts['present']} already present, "
         f"{counts['failed']} failed (listed in {report})")
     return counts

@@ -64,8 +64,8 @@ def run_with_progress(run, profile: str):
     """A local run on a terminal: the live display, the runs' own lines in a log file."""
     from datetime import datetime
 
+    from ..paths import results_root
     from ..progress_local import LocalProgress
-    from ..runner import results_root
 
     log = results_root() / profile / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
     with LocalProgress(log):
@@ -128,6 +128,6 @@ def run_slurm(args, planned, device: str) -> tuple[int, list[str]]:
 
 
 def _store_dir(planned):
-    from ..runner import results_root
+    from ..paths import results_root
 
     return results_root() / planned[0].profile

@@ -191,7 +191,8 @@ def submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> 
 
 
 def _submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> Submission:
-    from ..runner import _prebuild_jobs, cache_root, results_root
+    from ..paths import cache_root, results_root
+    from ..runner import _prebuild_jobs
 
     t0 = time.time()
     store_root = results_root().resolve()

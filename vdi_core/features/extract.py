@@ -10,7 +10,6 @@ for them.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..datatypes import ModelSpec
 from ..errors import VdiError
+from ..io import atomic_write_npz
 from . import fingerprint as fpr
 from .video import decode_at_fps
 
@@ -99,12 +99,7 @@ def _record_of(path: Path) -> dict:
 
 
 def _write_npz(path: Path, arrays: dict) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_npz(path, arrays, compress=False)  # stored members: patches are read one by one
 
 
 def _clear_stale_tmp(out_dir: Path) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import VdiError
+from ..io import atomic_write_text
 
 FORMAT = 1
 FILENAME = "features.json"
@@ -77,8 +77,6 @@ def write(out_dir: Path, declared: dict, videos: dict) -> str:
     """Atomically (re)write features.json; returns the combined fingerprint."""
     fp = combined(declared, videos)
     path = Path(out_dir) / FILENAME
-    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"format": FORMAT, "declared": declared, "videos": videos, "fingerprint": fp},
-                              indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps({"format": FORMAT, "declared": declared, "videos": videos,
+                                        "fingerprint": fp}, indent=1, sort_keys=True))
     return fp

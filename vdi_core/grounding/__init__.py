@@ -1,5 +1,2 @@
-"""MMN (the grounding model VDI builds on) and its trainer; registers the `grounding` task."""
-
-from .proposals import proposal_mask
-
-__all__ = ["proposal_mask"]
+"""MMN, the grounding model VDI builds on: pooling, 2D proposal map, heads, losses, trainer. The
+`grounding` task that runs it for a table row is vdi_core/tasks/grounding.py."""

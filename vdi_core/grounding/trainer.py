@@ -11,20 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..context import RunContext
 from ..errors import VdiError
+from ..io import atomic_write
 from ..metrics import evaluate
 from ..predictions import from_scores, save_predictions
-from ..store import default_mode
-from ..tasks import RunContext
 from .config import GroundingConfig
 from .dataset import PreparedSplit, video_batches
 from .pairs import pair_metrics
@@ -109,16 +107,7 @@ def epoch_predictions(ctx: RunContext, epoch: int) -> Path:
 
 
 def _save(path: Path, state: dict) -> None:
-    """Atomic, under a unique temp name (a fixed `.tmp` would be shared by two writers)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, default_mode())  # mkstemp gives 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _load_checkpoint(path: Path, log) -> dict | None:

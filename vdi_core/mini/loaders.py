@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..context import BuildJob
 from ..datatypes import GroundingSplits, ModelSpec, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
 from ..sources import register_source
-from ..tasks import BuildJob
 from . import frames as frames_mod
 from . import grammar
 from . import states as states_mod

@@ -1,34 +1,24 @@
-"""The task registry: name -> (config dataclass, run function).
+"""The tasks and their registry: name -> `Task` (config dataclass, run, fingerprint, prebuild).
 
-A task is what runs one row of a table for one seed: `grounding` (Tables 2-6), `probe`
-(Table 1) and `word_weights` (Figure 1). The suite's core (spec, store, runner) only knows
-that a task has a config dataclass and a `run(cfg, ctx) -> TaskResult`; everything
-model-specific lives behind this line.
+A task is what runs one row of a table for one seed: `grounding` (Tables 2-6, tasks/grounding.py),
+`probe` (Table 1, tasks/probe.py) and `word_weights` (Figure 1, tasks/word_weights.py). The
+suite's core (spec, store, runner) only knows that a task has a config dataclass, a
+`run(cfg, ctx) -> TaskResult`, a `fingerprint(cfg, ctx)` of its inputs and a `prebuild`; every
+task module has that shape and ends with `TASK = Task(...)`. Everything model-specific lives
+behind this line, imported only when a run executes: a task module imports no torch at the top,
+so planning (`vdi render`, `vdi check`) stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .errors import VdiError, did_you_mean
+from ..context import BuildJob, RunContext
+from ..registry import Registry
 
-
-@dataclass
-class RunContext:
-    profile: str  # "mini" | "paper"
-    seed: int
-    device: str  # "cpu" | "cuda" | "cuda:0" ...
-    work_dir: Path  # per-run scratch (checkpoints for --resume); removed after success
-    cache_dir: Path  # shared cache of generated data, weights, features
-    # Files a run produces besides its numbers (Figure 1's PNG); kept with the result, and copied
-    # next to the rendered table when the spec lists them under `outputs`.
-    artifact_dir: Path | None = None
-    progress: Callable[[str, int, int], None] = lambda stage, i, n: None  # e.g. ("epoch", 3, 18)
-    log: Callable[[str], None] = print
+__all__ = ["TASKS", "BuildJob", "RunContext", "Task", "TaskResult", "get_task", "register_task"]
 
 
 @dataclass
@@ -52,41 +42,18 @@ class Task:
     prebuild: Callable[[list, RunContext], list[BuildJob]] = lambda cfgs, ctx: []
 
 
-@dataclass(frozen=True)
-class BuildJob:
-    """One independent piece of shared input. `fn(*args, log=...)` must be a module-level
-    function (it may run in a spawned worker) and must cache what it builds."""
-
-    label: str
-    fn: Callable
-    args: tuple = ()
-
-
-_TASKS: dict[str, Task] = {}
-
-# Modules that register tasks on import. Imported lazily so `vdi refs` does not load torch.
-_TASK_MODULES = {
-    "grounding": "vdi_core.grounding.task",
-    "probe": "vdi_core.probe",
-    "word_weights": "vdi_core.word_weights",
-}
+TASKS: Registry[Task] = Registry("task", fix="add a module under vdi_core/tasks/ and register it here")
+TASKS.register("grounding", "vdi_core.tasks.grounding:TASK")
+TASKS.register("probe", "vdi_core.tasks.probe:TASK")
+TASKS.register("word_weights", "vdi_core.tasks.word_weights:TASK")
 
 
 def register_task(task: Task) -> Task:
-    if task.name in _TASKS and _TASKS[task.name] is not task:
-        raise VdiError(f"task '{task.name}' is registered twice")
-    _TASKS[task.name] = task
+    """Register a task defined outside this package (tests, plugins); a second task under the same
+    name is an error."""
+    TASKS.register(task.name, task)
     return task
 
 
 def get_task(name: str) -> Task:
-    if name not in _TASKS and name in _TASK_MODULES:
-        importlib.import_module(_TASK_MODULES[name])
-    if name not in _TASKS:
-        raise VdiError(f"unknown task '{name}'{did_you_mean(name, set(_TASKS) | set(_TASK_MODULES))}")
-    return _TASKS[name]
-
-
-def unregister_task(name: str) -> None:
-    """For tests that register throwaway tasks."""
-    _TASKS.pop(name, None)
+    return TASKS.get(name)

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict
 
+from ..context import BuildJob, RunContext
 from ..datatypes import GroundingSplits
 from ..errors import VdiError
+from ..grounding.config import GroundingConfig, assumptions, validate
 from ..sources import get_source, source_entry
-from ..tasks import BuildJob, RunContext, Task, TaskResult, register_task
-from .config import GroundingConfig, assumptions, validate
-from .dataset import prepare_split
-from .pairs import pair_counts, pair_groups
-from .prior import evaluate_prior
+from . import Task, TaskResult
 
 _SPLITS_CACHE: dict[tuple, GroundingSplits] = {}
 
@@ -64,6 +62,8 @@ def prebuild(cfgs: list[GroundingConfig], ctx: RunContext) -> list[BuildJob]:
 
 
 def _prepare(cfg: GroundingConfig, splits: GroundingSplits, ctx: RunContext, need_dynamic: bool):
+    from ..grounding.dataset import prepare_split
+
     dynamic_fn = None
     if need_dynamic:
         from ..vdi.injection import spatial_dynamic_feature
@@ -83,6 +83,9 @@ def _prepare(cfg: GroundingConfig, splits: GroundingSplits, ctx: RunContext, nee
 
 
 def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
+    from ..grounding.pairs import pair_counts, pair_groups
+    from ..grounding.prior import evaluate_prior
+
     validate(cfg)
     splits = load_splits(cfg, ctx)
     stated = fingerprint(cfg, ctx)
@@ -103,9 +106,9 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
         extra.update(_prior_predictions(train_split, eval_split, cfg, ctx))
         return TaskResult(metrics=prior_metrics, curves={}, extra=extra)
 
+    from ..grounding.system import GroundingSystem
+    from ..grounding.trainer import run_key, seed_everything, select, train
     from ..towers.factory import build_text_tower
-    from .system import GroundingSystem
-    from .trainer import run_key, seed_everything, select, train
 
     seed_everything(ctx.seed)  # a tower with random weights draws them here
     tower = build_text_tower(splits.text, ctx.device)
@@ -130,8 +133,8 @@ def _prior_predictions(train_split, eval_split, cfg: GroundingConfig, ctx: RunCo
     if ctx.artifact_dir is None:
         return {}
     from .. import predictions
-    from .prior import prior_cell_scores
-    from .proposals import proposal_mask
+    from ..grounding.prior import prior_cell_scores
+    from ..grounding.proposals import proposal_mask
 
     n = cfg.model.num_clips
     scores = prior_cell_scores(train_split, n, cfg.model.pooling_counts).expand(eval_split.num_queries, n, n).float()
@@ -142,7 +145,7 @@ def _prior_predictions(train_split, eval_split, cfg: GroundingConfig, ctx: RunCo
 def _publish_predictions(ctx: RunContext, epoch: int) -> dict:
     """The selected epoch's predictions, from the work folder into the artifact folder."""
     from .. import predictions
-    from .trainer import epoch_predictions
+    from ..grounding.trainer import epoch_predictions
 
     path = epoch_predictions(ctx, epoch)
     if ctx.artifact_dir is None:
@@ -153,4 +156,4 @@ def _publish_predictions(ctx: RunContext, epoch: int) -> dict:
     return predictions.keep(predictions.load_predictions(path), ctx.artifact_dir)
 
 
-TASK = register_task(Task("grounding", GroundingConfig, run, fingerprint, version="1", prebuild=prebuild))
+TASK = Task("grounding", GroundingConfig, run, fingerprint, version="1", prebuild=prebuild)

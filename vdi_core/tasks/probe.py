@@ -11,14 +11,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .datatypes import ProbeData, Triplet
-from .errors import VdiError, did_you_mean
-from .sources import get_source, source_entry
-from .tasks import RunContext, Task, TaskResult, register_task
+from ..context import RunContext
+from ..datatypes import ProbeData, Triplet
+from ..errors import VdiError, did_you_mean
+from ..sources import get_source, source_entry
+from . import Task, TaskResult
+
+if TYPE_CHECKING:
+    import torch
 
 NEG_TYPES = ("subject", "verb", "object")
 
@@ -47,6 +51,8 @@ class ProbeConfig:
 
 
 def _softmax(pos_logit, neg_logit, pos_cos, neg_cos):
+    import torch
+
     p = torch.softmax(torch.stack([pos_logit, neg_logit], dim=-1), dim=-1)
     return p[..., 0], p[..., 1]
 
@@ -73,11 +79,11 @@ def _image_key(img: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest() + str(img.shape)
 
 
-@torch.inference_mode()
 def encode_images(model, preprocess, images: list[np.ndarray], batch_size: int, device: str,
                   progress=lambda stage, i, n: None) -> tuple[torch.Tensor, list[int]]:
     """L2-normalised features of the distinct images, and each input's row. Identical images
     (same pixels, e.g. the same positive in several triplets) are encoded once."""
+    import torch
     from PIL import Image
 
     rows, keys, unique, by_obj = [], {}, [], {}
@@ -89,22 +95,25 @@ def encode_images(model, preprocess, images: list[np.ndarray], batch_size: int, 
             unique.append(img)
         rows.append(keys[key])
     feats = []
-    for start in range(0, len(unique), batch_size):
-        batch = torch.stack([preprocess(Image.fromarray(a)) for a in unique[start : start + batch_size]])
-        feats.append(model.encode_image(batch.to(device), normalize=True).float().cpu())
-        progress("encode images", min(start + batch_size, len(unique)), len(unique))
+    with torch.inference_mode():
+        for start in range(0, len(unique), batch_size):
+            batch = torch.stack([preprocess(Image.fromarray(a)) for a in unique[start : start + batch_size]])
+            feats.append(model.encode_image(batch.to(device), normalize=True).float().cpu())
+            progress("encode images", min(start + batch_size, len(unique)), len(unique))
     return torch.cat(feats) if feats else torch.zeros(0), rows
 
 
-@torch.inference_mode()
 def encode_sentences(model, tokenizer, sentences: list[str], batch_size: int,
                      device: str) -> tuple[torch.Tensor, list[int]]:
+    import torch
+
     index = {s: i for i, s in enumerate(dict.fromkeys(sentences))}
     unique = list(index)
-    feats = [
-        model.encode_text(tokenizer(unique[i : i + batch_size]).to(device), normalize=True).float().cpu()
-        for i in range(0, len(unique), batch_size)
-    ]
+    with torch.inference_mode():
+        feats = [
+            model.encode_text(tokenizer(unique[i : i + batch_size]).to(device), normalize=True).float().cpu()
+            for i in range(0, len(unique), batch_size)
+        ]
     return torch.cat(feats) if feats else torch.zeros(0), [index[s] for s in sentences]
 
 
@@ -138,7 +147,7 @@ def summarise(pos: np.ndarray, neg: np.ndarray, types: list[str]) -> tuple[dict[
 
 
 def run(cfg: ProbeConfig, ctx: RunContext) -> TaskResult:
-    from .towers.clip import load_clip
+    from ..towers.clip import load_clip
 
     if cfg.normalisation not in NORMALISATIONS:  # fail before any data is built
         raise VdiError(f"normalisation: unknown '{cfg.normalisation}'{did_you_mean(cfg.normalisation, NORMALISATIONS)}")
@@ -172,7 +181,7 @@ def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
     hashes of the csv and weights (the mini world's identity is its own config)."""
     out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
     if ctx.profile == "paper":
-        from .data.sources_probe import input_fingerprint
+        from ..data.paper_probe import input_fingerprint
 
         out.update(input_fingerprint(cfg.data, cfg.data.source))
     else:  # a source that states its identity cheaply (the mini world's and models' keys)
@@ -182,4 +191,4 @@ def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
     return out
 
 
-TASK = register_task(Task("probe", ProbeConfig, run, fingerprint))
+TASK = Task("probe", ProbeConfig, run, fingerprint)

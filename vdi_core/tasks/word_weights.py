@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-import torch
 
-from .errors import VdiError, did_you_mean
-from .sources import get_source, source_entry
-from .tasks import RunContext, Task, TaskResult, register_task
+from ..context import RunContext
+from ..errors import VdiError, did_you_mean
+from ..sources import get_source, source_entry
+from . import Task, TaskResult
 
 GROUPS = ("noun", "verb", "other")
 POS_GROUP = {"NOUN": "noun", "PROPN": "noun", "VERB": "verb"}  # every other tag: "other"
@@ -109,7 +109,9 @@ class WordRecord:
 
 def word_records(tower, nlp, sentences: list[str], cfg: WordWeightsConfig, progress=lambda *a: None):
     """(records, n_truncated): one record per word of every sentence."""
-    from .towers.bpe import is_punctuation
+    import torch
+
+    from ..towers.bpe import is_punctuation
 
     records: list[WordRecord] = []
     truncated = 0
@@ -167,7 +169,7 @@ def _sample(sentences: list[str], n: int, seed: int) -> list[str]:
 
 
 def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
-    from .towers.clip import ClipTextTower, load_clip
+    from ..towers.clip import ClipTextTower, load_clip
     from .word_weights_plot import write_figure, write_summary
 
     if cfg.piece_reduce not in PIECE_REDUCE:
@@ -205,7 +207,7 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
 def fingerprint(cfg: WordWeightsConfig, ctx: RunContext) -> dict[str, str]:
     out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
     if ctx.profile == "paper":
-        from .data.sources_probe import input_fingerprint
+        from ..data.paper_probe import input_fingerprint
 
         out.update(input_fingerprint(cfg.data, cfg.data.source))
     else:  # a source that states its identity cheaply (the mini world's and models' keys)
@@ -215,4 +217,4 @@ def fingerprint(cfg: WordWeightsConfig, ctx: RunContext) -> dict[str, str]:
     return out
 
 
-TASK = register_task(Task("word_weights", WordWeightsConfig, run, fingerprint))
+TASK = Task("word_weights", WordWeightsConfig, run, fingerprint)

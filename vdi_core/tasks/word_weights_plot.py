@@ -3,23 +3,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write, atomic_write_text
+
 GROUP_STYLE = {"noun": ("Nouns", "tab:blue"), "verb": ("Verbs", "tab:red"), "other": ("Others", "tab:gray")}
 SET_TITLES = {"charades_sta": "Charades-STA", "activitynet": "ActivityNet Captions"}
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_figure(per_set: dict, out_png: Path, bins: int) -> None:
@@ -45,7 +36,7 @@ def write_figure(per_set: dict, out_png: Path, bins: int) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     # metadata without dates, so the same numbers give the same bytes
-    _atomic(Path(out_png), lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
+    atomic_write(Path(out_png), lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
 
 
 def write_summary(per_set: dict, metrics: dict, out_md: Path, png_name: str, model_name: str) -> None:
@@ -77,4 +68,4 @@ def write_summary(per_set: dict, metrics: dict, out_md: Path, png_name: str, mod
             mark = "✓" if noun > verb else "✗"
             lines.append(f"- {SET_TITLES.get(name, name)}: noun mean {noun:.4f} vs verb mean {verb:.4f} {mark}")
     text = "\n".join(lines) + "\n"
-    _atomic(Path(out_md), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write_text(Path(out_md), text)

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..datatypes import ModelSpec
 from ..errors import VdiError
+from ..io import atomic_write_text
 from .bpe import NO_SPAN, Word
 from .clip import TextEncoding
 
@@ -72,12 +73,8 @@ class BagOfWordsTower(nn.Module):
 
 
 def write_vocabulary(path: Path, words: list[str], dim: int, max_words: int) -> None:
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"words": sorted(set(words)), "dim": dim, "max_words": max_words}, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps({"words": sorted(set(words)), "dim": dim, "max_words": max_words},
+                                       sort_keys=True))
 
 
 def load_bow_text(spec: ModelSpec, device: str = "cpu") -> BagOfWordsTower:

@@ -1,17 +1,26 @@
-"""Build the text tower named by a `ModelSpec`: open_clip's CLIP text ("Joint") or a Hugging
-Face encoder such as DistilBERT ("Separated"). Every tower is an nn.Module with
-`forward(sentences) -> TextEncoding` (per-token last-layer states, token character spans,
-sentence feature) and `dim`, the width of its token and sentence features."""
+"""Build the text tower named by a `ModelSpec`: open_clip's CLIP text ("Joint"), a Hugging Face
+encoder such as DistilBERT ("Separated"), or the premise ladder's bag-of-words. Every tower is an
+nn.Module with `forward(sentences) -> TextEncoding` (per-token last-layer states, token character
+spans, sentence feature) and `dim`, the width of its token and sentence features.
+
+`TEXT_TOWERS` maps `ModelSpec.kind` to a builder `(spec, device) -> nn.Module`; a new kind is one
+`TEXT_TOWERS.register(kind, "package.module:builder")`. Importing this module loads no torch.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..datatypes import ModelSpec
-from ..errors import VdiError, did_you_mean
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _clip_text(spec: ModelSpec, device: str) -> nn.Module:
+    from torch import nn
+
     from .clip import ClipTextTower, load_clip
 
     model, _, tokenizer = load_clip(spec, device)  # a private deep copy: fine-tuning it is safe
@@ -31,16 +40,11 @@ def _hf_text(spec: ModelSpec, device: str) -> nn.Module:
     return load_hf_text(spec, device).train()
 
 
-def _bow_text(spec: ModelSpec, device: str) -> nn.Module:
-    from .bow import load_bow_text
-
-    return load_bow_text(spec, device)
-
-
-TEXT_TOWERS = {"open_clip": _clip_text, "hf": _hf_text, "bag-of-words": _bow_text}
+TEXT_TOWERS: Registry = Registry("text tower kind", fix="register it in vdi_core/towers/factory.py")
+TEXT_TOWERS.register("open_clip", _clip_text)
+TEXT_TOWERS.register("hf", _hf_text)
+TEXT_TOWERS.register("bag-of-words", "vdi_core.towers.bow:load_bow_text")
 
 
 def build_text_tower(spec: ModelSpec, device: str = "cpu") -> nn.Module:
-    if spec.kind not in TEXT_TOWERS:
-        raise VdiError(f"unknown text tower kind '{spec.kind}' for {spec.model}{did_you_mean(spec.kind, TEXT_TOWERS)}")
-    return TEXT_TOWERS[spec.kind](spec, device)
+    return TEXT_TOWERS.get(spec.kind)(spec, device)

@@ -11,12 +11,17 @@ text side learns from them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..grounding.config import VdiConfig
+from .forms import INJECTION_FORMS
+
+if TYPE_CHECKING:
+    from ..grounding.config import VdiConfig
 
 
 def moment_segments(moments: torch.Tensor, durations: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -97,10 +102,12 @@ def relational_loss(q: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, 
     return (log_pt.exp() * (log_pt - log_pq)).sum(1).mean()
 
 
-FORMS = {
-    "consistent": lambda q, t, valid, cfg: consistent_loss(q, t, valid),
-    "relational": lambda q, t, valid, cfg: relational_loss(q, t, valid, cfg.tau_relational),
-}
+def consistent_form(q, target, valid, cfg) -> torch.Tensor:  # A6 / A8 "consistent"
+    return consistent_loss(q, target, valid)
+
+
+def relational_form(q, target, valid, cfg) -> torch.Tensor:  # A6 / A8 "relational"
+    return relational_loss(q, target, valid, cfg.tau_relational)
 
 
 class Injection(nn.Module):
@@ -126,11 +133,11 @@ class Injection(nn.Module):
             with torch.no_grad():  # the context is a target: sg(c)
                 context = visual_context(self.to_visual(q_static).float(), frames.float(), in_moment, cfg.tau_context)
             valid = static_valid & inject_valid
-            out["vc"] = FORMS[cfg.vc_form](q_inject, context, valid, cfg)
+            out["vc"] = INJECTION_FORMS.get(cfg.vc_form)(q_inject, context, valid, cfg)
             out["n_vc"] = valid.sum()
         if cfg.lambda_sd > 0 and dynamic is not None:
             # A3: a sentence lacking Q^s or Q^d words contributes to neither term.
             valid = static_valid & inject_valid & (dynamic.norm(dim=-1) > 1e-8)
-            out["sd"] = FORMS[cfg.sd_form](q_inject, dynamic, valid, cfg)
+            out["sd"] = INJECTION_FORMS.get(cfg.sd_form)(q_inject, dynamic, valid, cfg)
             out["n_sd"] = valid.sum()
         return out
