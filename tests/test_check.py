@@ -32,7 +32,7 @@ def _tamper(planned, row, metric, value):
     """Pretend a re-run produced a different number for every seed of a row."""
     for p in planned:
         if p.row == row:
-            store = RunStore(__import__("vdi_core.runner", fromlist=["x"]).results_root(), p.profile)
+            store = RunStore(__import__("vdi_core.paths", fromlist=["x"]).results_root(), p.profile)
             rec = store.load(p.key)
             rec["metrics"][metric] = value
             store.save(p.key, rec)
@@ -140,7 +140,7 @@ def test_a_mini_result_computed_on_a_gpu_is_not_compared_with_the_cpu_golden(env
     spec, tables = env
     planned = _run_and_render(spec, "mini", tables)
     check([spec], "mini", tables_root=tables, update_golden=True)
-    store = RunStore(__import__("vdi_core.runner", fromlist=["x"]).results_root(), "mini")
+    store = RunStore(__import__("vdi_core.paths", fromlist=["x"]).results_root(), "mini")
     rec = store.load(planned[0].key)
     rec["provenance"]["device"] = "cuda:0 (NVIDIA H100 80GB HBM3)"
     store.save(planned[0].key, rec)

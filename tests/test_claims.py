@@ -9,8 +9,9 @@ import pytest
 from vdi_core import predictions
 from vdi_core.check import check, claim_change
 from vdi_core.claims import aggregate, collect_evidence, judge_claim
+from vdi_core.paths import results_root
 from vdi_core.render import render_table, write_table
-from vdi_core.runner import plan, results_root
+from vdi_core.runner import plan
 from vdi_core.spec import load_spec
 from vdi_core.store import RunStore
 

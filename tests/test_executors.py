@@ -15,8 +15,8 @@ import pytest
 
 from vdi_core.cli import main
 from vdi_core.errors import VdiError
-from vdi_core.executors.local import device_slots, dispatch_pinned, parse_gpus
 from vdi_core.executors.slurm import SlurmOptions, load_options, make_executor, sbatch_parameters
+from vdi_core.gpu_slots import device_slots, dispatch_pinned, parse_gpus
 from vdi_core.jobs import RunState, run_states
 from vdi_core.locks import key_lock
 from vdi_core.progress import PlanDisplay, eta_seconds, summary

@@ -58,11 +58,11 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
 
 def test_diagnose_trains_a_row_and_scores_its_pairs(vit, capsys):
     """End to end on the default world: the pair counts are the world's, the scores lie in [0, 1]."""
-    from vdi_core.mini.diagnose import main
+    from vdi_core.cli import main
 
-    assert main(["table6", "mmn_vit_joint"]) == 0
+    assert main(["diagnose", "table6", "mmn_vit_joint"]) == 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert out.startswith("table6:mmn_vit_joint seed 0: verb pairs ")
     assert " of 542, noun pairs " in out and out.endswith(" of 314 (a model blind to them: 0.500)")
-    assert main(["table6", "mmn_vit_jont"]) == 2
+    assert main(["diagnose", "table6", "mmn_vit_jont"]) == 2
     assert "did you mean 'mmn_vit_joint'" in capsys.readouterr().err

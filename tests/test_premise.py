@@ -245,7 +245,7 @@ def test_check_fails_when_a_rung_stops_holding(tmp_path, isolated_store):
     golden = json.loads((tables / "mini" / "golden.json").read_text())
     assert golden["tables"]["toy1"]["claims"]["high_is_high"] == "holds"  # toy: high = 22, 23, 24
     # a re-run where `high` drops to 21.9 on every seed: within no tolerance, and the rung fails
-    from vdi_core.runner import results_root
+    from vdi_core.paths import results_root
     from vdi_core.store import RunStore
 
     for p in planned:
@@ -276,8 +276,8 @@ def test_premise_spec():
 
 def test_diagnose_reads_the_pairs_of_a_stored_run(isolated_store, capsys):
     """No re-implementation of the run: diagnose prints what the stored grounding result holds."""
-    from vdi_core.mini.diagnose import main
-    from vdi_core.runner import results_root
+    from vdi_core.cli import main
+    from vdi_core.paths import results_root
     from vdi_core.store import RunStore
 
     p = [p for p in plan(find_spec("table6"), "mini", seeds=1, rows=["mmn_vit_joint"])][0]
@@ -287,16 +287,16 @@ def test_diagnose_reads_the_pairs_of_a_stored_run(isolated_store, capsys):
               "provenance": {"device": "cpu", "assumptions": [], "packages": {}, "git_commit": "test",
                              "finished": "2026-12-01T00:00:00+00:00"}}
     store.save(p.key, record)
-    assert main(["table6", "mmn_vit_joint"]) == 0
+    assert main(["diagnose", "table6", "mmn_vit_joint"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         "table6:mmn_vit_joint seed 0: verb pairs 0.539 of 542, noun pairs 0.625 of 314 (a model blind to them: 0.500)")
     del record["metrics"]["verb_pairs"]
     store.save(p.key, record)
-    assert main(["table6", "mmn_vit_joint"]) == 2
+    assert main(["diagnose", "table6", "mmn_vit_joint"]) == 2
     assert "has no verb_pairs" in capsys.readouterr().err
-    assert main(["table6", "fixed_prior"]) == 2
+    assert main(["diagnose", "table6", "fixed_prior"]) == 2
     assert "trains no model" in capsys.readouterr().err
-    assert main(["table1", "x"]) == 2
+    assert main(["diagnose", "table1", "x"]) == 2
 
 
 def test_all_tables_include_the_premise_on_mini_only():
@@ -310,7 +310,7 @@ def test_all_tables_include_the_premise_on_mini_only():
 def test_check_fails_when_a_premise_rung_stops_holding(tmp_path, isolated_store):
     """The real premise spec on a synthetic store (no training): every rung holds, the golden file
     records it, then P2a's row drops below 0.90 and `vdi check` fails naming the rung."""
-    from vdi_core.runner import results_root
+    from vdi_core.paths import results_root
     from vdi_core.store import RunStore
 
     spec = find_spec("premise")

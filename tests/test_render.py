@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from vdi_core import predictions
+from vdi_core.paths import results_root
 from vdi_core.render import render_report, render_table
-from vdi_core.runner import plan, results_root
+from vdi_core.runner import plan
 from vdi_core.spec import load_spec
 from vdi_core.store import RunStore
 

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "vdi_core.commands.data",  # data status|fetch|verify|stats, features extract
     "vdi_core.commands.cache",  # cache info|clear (mini profile)
     "vdi_core.commands.status",  # status (where each run stands: store, Slurm jobs)
+    "vdi_core.commands.diagnose",  # diagnose (mini: do a trained row's predictions read the verbs?)
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
 
-from ..errors import VdiError
+from .errors import VdiError
 
 
 def parse_gpus(text: str) -> list[int]:

@@ -192,7 +192,7 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
             store_root: Path | None = None, log=print, jobs: int = 1, devices: list[str] | None = None) -> Outcome:
     """Run what the store lacks; `jobs` > 1 runs rows in that many worker processes (CPU only).
     `devices` (--gpus): one worker per entry, each run pinned to a free entry's device
-    (executors/local.py); it overrides `device` and `jobs`."""
+    (gpu_slots.py); it overrides `device` and `jobs`."""
     if devices:
         jobs, device = len(devices), devices[0]
     unique: dict[str, PlannedRun] = {}
@@ -239,7 +239,7 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
     with _pool(jobs, modules) as pool:  # one pool for both phases: workers start (and import torch) once
         _report_builds([f.result() for f in as_completed([pool.submit(_build, b) for b in builds])], log)
         if devices:
-            from .executors.local import dispatch_pinned
+            from .gpu_slots import dispatch_pinned
 
             call = lambda p, dev: (_run_one, p, dev, store_root, force, f"{labels[p.key]} on {dev}")
             for p, _dev, result in dispatch_pinned(pool, todo, devices, call):

@@ -6,21 +6,18 @@ queries about the same actor with different verbs (`verb_pairs`) and pairs with 
 different actors (`noun_pairs`): 0.5 means blind (grounding/pairs.py, docs/PREMISE.md). This
 command runs the row the normal way (`vdi run`, reusing a stored result) and prints them.
 
-    python -m vdi_core.mini.diagnose table6 mmn_vit_joint [--seed 0]
+    vdi diagnose table6 mmn_vit_joint [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 from ..errors import VdiError
-from ..grounding.pairs import PAIR_METRICS
 
 
 def diagnose(table: str, row: str, seed: int = 0, log=print) -> dict[str, float]:
     """{"verb_pairs", "noun_pairs" (selected epoch, 0-1), "verb_pairs_count", "noun_pairs_count"}
     of one mini row and seed, from the run store (run first if it is not stored)."""
+    from ..grounding.pairs import PAIR_METRICS
     from ..runner import execute, load_results, plan
     from ..spec import find_spec
 
@@ -47,21 +44,16 @@ def diagnose(table: str, row: str, seed: int = 0, log=print) -> dict[str, float]
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vdi_core.mini.diagnose", description=__doc__.split("\n\n")[0])
-    ap.add_argument("table")
-    ap.add_argument("row")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    try:
-        r = diagnose(args.table, args.row, args.seed)
-    except VdiError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def cmd_diagnose(args) -> int:
+    r = diagnose(args.table, args.row, args.seed)
     print(f"{args.table}:{args.row} seed {args.seed}: verb pairs {r['verb_pairs']:.3f} of {r['verb_pairs_count']}, "
           f"noun pairs {r['noun_pairs']:.3f} of {r['noun_pairs_count']} (a model blind to them: 0.500)")
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def register(sub) -> None:
+    p = sub.add_parser("diagnose", help="mini: does a trained grounding row read the verbs? (verb / noun pairs)")
+    p.add_argument("table")
+    p.add_argument("row")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_diagnose)

@@ -38,14 +38,14 @@ def add_executor_args(p) -> None:
 
 
 def local_devices(args) -> list[str] | None:
-    """--gpus -> the pinned device slots (executors/local.py), or None."""
+    """--gpus -> the pinned device slots (gpu_slots.py), or None."""
     if not args.gpus:
         if args.runs_per_gpu != 1:
             raise VdiError("--runs-per-gpu needs --gpus (e.g. --gpus 0,1 --runs-per-gpu 2)")
         return None
     if args.device not in ("auto", "cuda"):
         raise VdiError(f"--gpus pins runs to GPUs; it cannot be combined with --device {args.device}")
-    from .local import device_slots, parse_gpus
+    from ..gpu_slots import device_slots, parse_gpus
 
     return device_slots(parse_gpus(args.gpus), args.runs_per_gpu)
 
