@@ -13,7 +13,8 @@ import torch
 from vdi_core import cli
 from vdi_core.errors import VdiError
 from vdi_core.grounding.proposals import proposal_mask
-from vdi_core.metrics import evaluate, metric_keys, nms, score, tiou
+from vdi_core.metrics import evaluate, nms, score, tiou
+from vdi_core.recall import metric_keys
 
 
 def _load_reference():

@@ -33,15 +33,9 @@ import torch
 
 from .errors import VdiError, did_you_mean
 from .prediction_checks import gt_entry, pred_arrays
+from .recall import IOUS, KS
 
-KS = (1, 5)
-IOUS = (0.3, 0.5, 0.7)
 log = logging.getLogger(__name__)
-
-
-def metric_keys(ks=KS, ious=IOUS) -> list[str]:
-    """Result keys in output order: 'R@1,IoU=0.3', ..., 'R@5,IoU=0.7', 'mIoU'."""
-    return [f"R@{k},IoU={m:g}" for k in ks for m in ious] + ["mIoU"]
 
 
 def tiou(pred, gt) -> torch.Tensor:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import VdiError
 from .io import atomic_write_npz
+from .recall import IOUS, KS, summarise
 
 # torch (and the metrics built on it) is imported where a model's scores are turned into
 # predictions, not here: rendering tables reads artifacts with numpy alone.
@@ -145,11 +146,7 @@ def top_tiou(pred: Predictions) -> np.ndarray:
 
 def metrics_of(pred: Predictions, ks=None, ious=None) -> dict[str, float]:
     """The run's metrics (x100), computed as `metrics.evaluate` computes them."""
-    import torch
-
-    from .metrics import IOUS, KS, _summarise
-
-    return _summarise(torch.as_tensor(top_tiou(pred)), torch.as_tensor(pred.exists), ks or KS, ious or IOUS)
+    return summarise(top_tiou(pred), pred.exists, ks or KS, ious or IOUS)
 
 
 def outcomes(pred: Predictions, metric: str) -> np.ndarray | None:
