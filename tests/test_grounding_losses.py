@@ -44,7 +44,7 @@ IOUS = [[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]]  # per sentence, per 
 
 
 def _reference(gt_iou_01, quirk, m=0.2, tv=0.5, ts=0.5):
-    """The two losses written out term by term, as METHOD.md section 2 states them."""
+    """The two losses written out term by term, as docs/REPRODUCTION_NOTES.md (MMN) states them."""
     loss_v, loss_s = 0.0, 0.0
     for i, s in enumerate(SENTS):
         own = VIDEO_OF[i]

@@ -151,8 +151,9 @@ def test_bad_queries_and_empty_videos_are_counted_skips(tmp_path):
 
 
 def test_mmn_beats_the_fixed_prior_when_the_answer_is_visible(tmp_path):
-    """TOY_FEASIBILITY's trap: a cut-down MMN that never beat the prior. Here each moment carries
-    a spike along its sentence's direction; MMN must localise it far better than any fixed cell."""
+    """The toy setting's trap (docs/ENGINEERING_NOTES.md section 3, pitfall 1): a cut-down MMN that never
+    beat the prior. Here each moment carries a spike along its sentence's direction; MMN must localise
+    it far better than any fixed cell."""
     use_splits(make_splits(tmp_path, n_train=96, n_eval=48, frames=64))
     cfg = tiny_config(data={"num_pre_clips": 32},
                       model={"num_clips": 16, "pooling_counts": (15,), "hidden_dim": 32, "joint_dim": 32,

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mini", "data"),  # the data sources of the two profiles (toy world; real annotations + features)
     ("grounding", "features"),  # MMN and its trainer; video feature extraction and stores
     ("vdi", "towers", "predictions"),  # VDI's queries and injection losses; text / image towers
-    ("metrics", "stats", "sources", "spec", "config", "gpu_slots", "workers", "locks", "store"),
+    ("metrics", "stats", "sources", "spec", "config", "gpu_slots", "workers", "locks", "store", "pos_tagger"),
     ("prediction_checks", "recall", "registry", "io", "paths", "context", "datatypes"),
     ("errors", "__init__"),
 ]

@@ -86,7 +86,7 @@ def to_dict(cfg: Any) -> dict:
 
 
 def assumptions_in_force(cfg: Any) -> list[str]:
-    """A-ids of METHOD.md that this config's fields implement (field metadata 'assumption')."""
+    """A-ids of docs/REPRODUCTION_NOTES.md that this config's fields implement (field metadata 'assumption')."""
     found: set[str] = set()
 
     def walk(obj):

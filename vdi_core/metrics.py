@@ -1,4 +1,4 @@
-"""Moment-retrieval evaluation as in MMN (METHOD.md section 2): greedy NMS, R@n at IoU m, mIoU.
+"""Moment-retrieval evaluation as in MMN (docs/REPRODUCTION_NOTES.md, MMN): greedy NMS, R@n at IoU m, mIoU.
 
 Definitions (all values returned x100, as Python floats):
 - tIoU(a, b) = max(0, min(e_a, e_b) - max(s_a, s_b)) / (max(e_a, e_b) - min(s_a, s_b)), in float64;

@@ -64,6 +64,8 @@ def _status(spec, metric, cell, ref, ci=None) -> str:
     return f"{delta:+.{metric.decimals}f} {mark}{where}"
 
 
+# Tables live in tables/<profile>/: the notes that define the A-ids, relative to them.
+NOTES_LINK = "../../docs/REPRODUCTION_NOTES.md#our-assumptions-a-and-their-knobs"
 MARKS = {"holds": "✓", "contradicted": "✗", "undecided": "≈", None: DASH}
 
 
@@ -188,7 +190,7 @@ def _footer(spec: Spec, profile: str, planned, results: dict[str, dict], n_seeds
     lines = [
         f"Profile `{profile}` · task `{spec.task}` · spec `{spec.id}` v{spec.version} · seeds: {n_seeds} · "
         f"runs with results: {len({r['key'] for r in recs})}/{len({p.key for p in planned})}",
-        f"Assumptions in force (METHOD.md): {', '.join(assumptions) or DASH}",
+        f"Assumptions in force ([docs/REPRODUCTION_NOTES.md]({NOTES_LINK})): {', '.join(assumptions) or DASH}",
         f"Commit: {uniq(r['provenance']['git_commit'] for r in recs)} · device: "
         f"{uniq(r['provenance']['device'] for r in recs)} · runs finished: {date}",
         f"Versions: {pk}",

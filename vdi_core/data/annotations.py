@@ -6,7 +6,8 @@ Charades-CG, ActivityNet Captions/-CG and Charades-/ActivityNet-CD:
 `{vid: {"timestamps": [[s, e], ...], "sentences": [...], "duration" | "video_duration": d}}`
 (CD also has frame indices `framestamps` at `decode_fps`; used only when `timestamps` is absent).
 
-Moment policy (METHOD.md, MMN): a moment with start >= end is dropped; otherwise it is clamped to
+Moment policy (docs/REPRODUCTION_NOTES.md, data decisions; MMN): a moment with start >= end is
+dropped; otherwise it is clamped to
 [max(s, 0), min(e, duration)]. A clamped moment that is still empty (it starts after the video
 end, e.g. Charades-CD's swapped LEOL6 [7.0, 8.0] in a 6.375 s video) is dropped too. Every drop
 and every clamp is counted by reason, so the loaders never lose a query silently.

@@ -1,4 +1,4 @@
-"""MMN's losses: IoU-scaled BCE and the two mutual-matching contrastive losses (METHOD.md 2).
+"""MMN's losses: IoU-scaled BCE and the two mutual-matching contrastive losses (docs/REPRODUCTION_NOTES.md, MMN).
 
 Notation: Q sentences in the batch, B videos, C valid cells per map, `video_of[q]` the batch
 row of sentence q's video. The positive proposal v+ of a sentence is its highest-IoU cell.

@@ -1,5 +1,5 @@
 """The fixed-proposal prior: the reference row that shows what grounding learns beyond where
-moments usually are (TOY_FEASIBILITY.md pitfall 2). No training and no text: every valid cell of
+moments usually are (docs/ENGINEERING_NOTES.md section 3, pitfall 2). No training and no text: every valid cell of
 the 2D map gets a score from the *train* split, R@1 IoU=0.5 + R@1 IoU=0.7 it would get if it were
 always predicted (A16's criterion; its mean IoU breaks ties), and the eval queries are ranked by
 those scores, the same for every query. The top cell is "the best single fixed proposal"."""

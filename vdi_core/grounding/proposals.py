@@ -1,4 +1,4 @@
-"""Geometry of MMN's sparse 2D proposal map (METHOD.md section 2).
+"""Geometry of MMN's sparse 2D proposal map (docs/REPRODUCTION_NOTES.md, MMN).
 
 Cell (i, j), i <= j, of an N x N map is the proposal that starts at clip i and ends after clip j,
 i.e. the time span [i*D/N, (j+1)*D/N] of a video of duration D. The diagonal holds the N clip

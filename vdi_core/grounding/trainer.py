@@ -1,7 +1,7 @@
 """MMN's training schedule around a `GroundingSystem`, with per-epoch evaluation, model selection
 (A16), and a checkpoint per epoch that a killed run resumes from with identical numbers on CPU.
 
-Schedule (METHOD.md 2): AdamW(betas 0.9/0.99, wd 1e-5), text tower at 0.1x LR and frozen for
+Schedule (docs/REPRODUCTION_NOTES.md, MMN): AdamW(betas 0.9/0.99, wd 1e-5), text tower at 0.1x LR and frozen for
 epochs <= freeze_text_epochs, MultiStepLR at the milestones, contrastive x0.01 after the switch
 epoch, gradient clipping, bf16 autocast on CUDA. Epochs are numbered from 1 as in MMN.
 """

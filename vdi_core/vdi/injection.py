@@ -1,4 +1,4 @@
-"""VDI's two injection losses on top of MMN (METHOD.md section 3, A5-A9, A11).
+"""VDI's two injection losses on top of MMN (docs/REPRODUCTION_NOTES.md, S3 and A5-A9, A11).
 
 L^vc (visual context injection): the dynamic query q^d is aligned with a visual context c that
 the static query q^s picks out of the ground-truth moment (A5). L^sd (spatial dynamic injection):

