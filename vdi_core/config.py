@@ -85,18 +85,31 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def assumptions_in_force(cfg: Any) -> list[str]:
-    """A-ids of docs/REPRODUCTION_NOTES.md that this config's fields implement (field metadata 'assumption')."""
-    found: set[str] = set()
+def assumption_fields(cfg: Any) -> dict[str, list[str]]:
+    """{"A5": ["vdi.tau_context=0.1"], ...}: the fields of a (nested) config dataclass that implement
+    an assumption of docs/REPRODUCTION_NOTES.md (field metadata 'assumption', e.g. "A2" or "A1, A17"),
+    in declaration order; the ids sorted A1, A2, ..., A17. The one walker: the run record's
+    `provenance.assumptions` and the grounding result's `extra.assumptions` both come from it."""
+    found: dict[str, list[str]] = {}
 
-    def walk(obj):
+    def walk(obj, prefix: str) -> None:
         for f in dataclasses.fields(obj):
-            a = f.metadata.get("assumption")
-            if a:
-                found.update(x.strip() for x in str(a).split(","))
             v = getattr(obj, f.name)
+            for a in str(f.metadata.get("assumption") or "").split(","):
+                if a.strip():
+                    found.setdefault(a.strip(), []).append(f"{prefix}{f.name}={v!r}")
             if dataclasses.is_dataclass(v):
-                walk(v)
+                walk(v, f"{prefix}{f.name}.")
 
-    walk(cfg)
-    return sorted(found, key=lambda s: (len(s), s))
+    walk(cfg, "")
+    return {k: found[k] for k in sorted(found, key=lambda s: (len(s), s))}
+
+
+def assumptions_in_force(cfg: Any) -> list[str]:
+    """The A-ids a config's fields implement, sorted A1, A2, ..., A17."""
+    return list(assumption_fields(cfg))
+
+
+def assumption_values(cfg: Any) -> dict[str, str]:
+    """{"A5": "vdi.tau_context=0.1", ...}: each A-id with the settings that implement it."""
+    return {k: ", ".join(v) for k, v in assumption_fields(cfg).items()}

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict
 
+from ..config import assumption_values
 from ..context import BuildJob, RunContext
 from ..datatypes import GroundingSplits
 from ..errors import VdiError
-from ..grounding.config import GroundingConfig, assumptions, validate
+from ..grounding.config import GroundingConfig, validate
 from ..sources import get_source, source_entry
 from . import Task, TaskResult
 
@@ -99,7 +100,7 @@ def run(cfg: GroundingConfig, ctx: RunContext) -> TaskResult:
         counts.update({f"{k}_count": v for k, v in pair_counts(eval_split.pair_groups, eval_split.moments).items()})
     m = cfg.model
     prior_metrics, prior_cell = evaluate_prior(train_split, eval_split, m.num_clips, m.pooling_counts, cfg.train.nms)
-    extra = {"counts": counts, "skipped": skipped, "assumptions": assumptions(cfg),
+    extra = {"counts": counts, "skipped": skipped, "assumptions": assumption_values(cfg),
              "fixed_prior": {"metrics": prior_metrics, "cell": list(prior_cell)}}
     if m.method == "fixed_prior":
         ctx.progress("epoch", 1, 1)
