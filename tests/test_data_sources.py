@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vdi_core.backbones import BACKBONES
 from vdi_core.data.manifest import load_manifest
-from vdi_core.data.paper_grounding import BACKBONES, clip_feature_dir
+from vdi_core.data.paper_grounding import clip_feature_dir
 from vdi_core.errors import MissingData, VdiError
 from vdi_core.features import fingerprint as fpr
 from vdi_core.features.store import LazyPatches

@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("grounding", "features"),  # MMN and its trainer; video feature extraction and stores
     ("vdi", "towers", "predictions"),  # VDI's queries and injection losses; text / image towers
     ("metrics", "stats", "sources", "spec", "config", "gpu_slots", "workers", "locks", "store", "pos_tagger"),
-    ("prediction_checks", "recall", "registry", "io", "paths", "context", "datatypes"),
+    ("backbones", "prediction_checks", "recall", "io", "paths", "context", "datatypes"),
+    ("registry",),
     ("errors", "__init__"),
 ]
 LAYER_OF = {part: i for i, parts in enumerate(LAYERS) for part in parts}

@@ -6,6 +6,7 @@ import csv
 import http.server
 import math
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from _tiny_clip import tiny_spec
 
-from vdi_core.data import paper_probe
+from vdi_core.backbones import BACKBONES
 from vdi_core.data.svo_probes import fetch_svo_images, load_svo_triplets, parse_triplet, read_svo_csv
 from vdi_core.datatypes import ProbeData, Triplet
 from vdi_core.errors import MissingData, VdiError
@@ -211,8 +212,8 @@ def paper_root(tmp_path, monkeypatch, tiny):
     import open_clip
 
     open_clip.add_model_config(tiny.config_path)
-    monkeypatch.setitem(paper_probe.PAPER_CLIP, "vit-joint",
-                        paper_probe.PaperClip(tiny.model, "clip_vit_b32_openai"))
+    vit = BACKBONES["vit-joint"]  # the paper's ViT-B/32 record, its open_clip model swapped for the tiny one
+    monkeypatch.setitem(BACKBONES._entries, "vit-joint", replace(vit, paper=replace(vit.paper, image_model=tiny.model)))
     weights = tmp_path / "weights" / "clip" / "ViT-B-32.pt"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(Path(tiny.weights).read_bytes())

@@ -1,9 +1,12 @@
 """The one registry behind tasks, data sources, text towers and injection forms."""
 
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from vdi_core.backbones import BACKBONES
 from vdi_core.errors import VdiError
 from vdi_core.registry import Registry
 from vdi_core.sources import register_source, source_entry
@@ -76,9 +79,21 @@ def test_a_lazy_entry_accepts_the_object_it_names_but_not_another():
 
 
 def test_the_suite_registries_list_their_entries_without_importing_torch():
-    assert TASKS.names() == ("grounding", "probe", "word_weights")
-    assert INJECTION_FORMS.names() == ("consistent", "relational")
-    assert TEXT_TOWERS.names() == ("bag-of-words", "hf", "open_clip")
+    code = ("import sys\n"
+            "from vdi_core.backbones import BACKBONES\n"
+            "from vdi_core.tasks import TASKS\n"
+            "from vdi_core.towers.factory import TEXT_TOWERS\n"
+            "from vdi_core.vdi.forms import INJECTION_FORMS\n"
+            "print([r.names() for r in (TASKS, INJECTION_FORMS, TEXT_TOWERS, BACKBONES)])\n"
+            "print(sorted(m for m in ('torch', 'open_clip', 'spacy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
+    assert out[0] == str([("grounding", "probe", "word_weights"), ("consistent", "relational"),
+                          ("open_clip", "hf", "bag-of-words"), ("vit-joint", "resnet-joint", "separated", "gt-states")])
+    assert out[1] == "[]"
+    assert set(TASKS.names()) >= {"grounding", "probe", "word_weights"}
+    assert INJECTION_FORMS.get("relational").__module__ == "vdi_core.vdi.injection"  # the lazy entry resolves
+    assert TEXT_TOWERS.names() == ("open_clip", "hf", "bag-of-words") and "vit-joint" in BACKBONES
 
 
 def test_a_second_data_source_under_one_name_is_refused():

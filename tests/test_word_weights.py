@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from _tiny_clip import tiny_spec
 
-from vdi_core.data import paper_probe
+from vdi_core.backbones import BACKBONES
 from vdi_core.datatypes import SentenceSets
 from vdi_core.errors import MissingData
 from vdi_core.sources import get_source, register_source
@@ -149,8 +150,8 @@ def test_paper_sentences_source(tmp_path, monkeypatch, tiny):
     import open_clip
 
     open_clip.add_model_config(tiny.config_path)
-    stand_in = paper_probe.PaperClip(tiny.model, "clip_vit_b32_openai")
-    monkeypatch.setitem(paper_probe.PAPER_CLIP, "vit-joint", stand_in)
+    vit = BACKBONES["vit-joint"]  # the paper's ViT-B/32 record, its open_clip model swapped for the tiny one
+    monkeypatch.setitem(BACKBONES._entries, "vit-joint", replace(vit, paper=replace(vit.paper, image_model=tiny.model)))
     cfg = ww.WordWeightsDataConfig(root=str(tmp_path))
     with pytest.raises(MissingData) as err:
         get_source("paper", "sentences")(cfg, _ctx(tmp_path, "paper"))

@@ -60,8 +60,12 @@ class Registry(Generic[T]):
             self._entries[name] = obj
         return obj
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._entries))
+        """In registration order (the first is the default where a default is needed)."""
+        return tuple(self._entries)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

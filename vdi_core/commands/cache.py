@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+from ..backbones import BACKBONES, names_on
 from ..paths import cache_root
 
 
@@ -76,10 +77,10 @@ def cache_probe(args) -> int:
     names = args.models.split(",")
     rows = []
     for name in names:
-        if name not in ("vit-joint", "resnet-joint"):
+        if name not in names_on("mini", joint=True):
             raise VdiError(f"vdi cache probe --models: '{name}' is not a micro-CLIP"
-                           f"{did_you_mean(name, ('vit-joint', 'resnet-joint'))}")
-        model, _, tokenizer = load_clip(build.clip_spec(name))
+                           f"{did_you_mean(name, names_on('mini', joint=True))}")
+        model, _, tokenizer = load_clip(build.clip_spec(BACKBONES[name].mini.image_model))
         rows.append((name, zero_shot(model, tokenizer, build.world, args.count), svo_premise(model, tokenizer,
                                                                                             build.world)))
     z0 = rows[0][1]
@@ -110,7 +111,8 @@ def register(subparsers) -> None:
         if name == "clear":
             q.add_argument("--stale", action="store_true", help="keep the current world, remove the others")
         if name == "probe":
-            q.add_argument("--models", default="vit-joint,resnet-joint", help="comma-separated micro-CLIPs")
+            q.add_argument("--models", default=",".join(names_on("mini", joint=True)),
+                           help="comma-separated micro-CLIPs")
             q.add_argument("--count", type=int, default=1000, help="held-out frames for zero-shot retrieval")
         q.set_defaults(func=fn)
 

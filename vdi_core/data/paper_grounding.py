@@ -3,19 +3,19 @@
 `paper_grounding(data_cfg, ctx)` reads the config's `data` section (train_split, eval_split,
 backbone, fps, patch_frames; optional `root`), checks that every file the run needs is present
 and raises `MissingData` listing each missing one with the exact command to get it, before any
-training. Backbones (S8, A1, A17) are a registry: each names its feature source and its text tower.
+training. A backbone's paper side (S8, A1, A17: feature set, open_clip model, weights, manifest
+artefacts, text tower) is its record in vdi_core/backbones.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..backbones import BACKBONES, Backbone, backbone_for
 from ..datatypes import GroundingSplits, ModelSpec, Video
-from ..errors import MissingData, VdiError, did_you_mean
+from ..errors import MissingData, VdiError
 from ..features import fingerprint as fpr
 from ..paths import data_root
 from ..sources import register_source
@@ -30,34 +30,16 @@ DURATION_TOLERANCE_S = 1.0
 MOMENT_POLICY = "mmn: drop start>=end, clamp to [0, duration], drop empty after clamping"
 
 
-@dataclass(frozen=True)
-class Backbone:
-    name: str
-    features: str  # "clip" (extracted with `vdi features extract`) | "vgg" (2D-TAN HDF5)
-    image_model: str | None  # open_clip model whose image tower made the features
-    weights: str | None  # manifest artefact of the CLIP weights
-    text: Callable[[Path], ModelSpec]
-
-
-def _clip_text(model: str, artefact: str) -> Callable[[Path], ModelSpec]:
-    def build(root: Path) -> ModelSpec:
-        art = load_manifest()[artefact]
-        return ModelSpec("open_clip", model, weights=str(art.location(root)), fingerprint=art.sha256)
-    return build
-
-
-def _distilbert(root: Path) -> ModelSpec:
+def _text_spec(backbone: Backbone, root: Path) -> ModelSpec:
+    """The backbone's text tower: CLIP's own (weights from the manifest) or DistilBERT's folder."""
+    side = backbone.paper
+    if side.text_kind == "open_clip":
+        art = load_manifest()[side.weights]
+        return ModelSpec("open_clip", side.image_model, weights=str(art.location(root)), fingerprint=art.sha256)
     folder = load_manifest()["distilbert_config"].location(root).parent
     return ModelSpec("hf", str(folder), fingerprint="distilbert-base-uncased")
 
 
-BACKBONES = {
-    "vit-joint": Backbone("vit-joint", "clip", "ViT-B-32-quickgelu", "clip_vit_b32_openai",
-                          _clip_text("ViT-B-32-quickgelu", "clip_vit_b32_openai")),
-    "resnet-joint": Backbone("resnet-joint", "clip", "RN50-quickgelu", "clip_rn50_openai",
-                             _clip_text("RN50-quickgelu", "clip_rn50_openai")),
-    "separated": Backbone("separated", "vgg", None, None, _distilbert),
-}
 # Which videos (and where they live) a protocol's features come from.
 _VIDEO_SETS = {"charades": ("charades_videos_480", "charades/Charades_v1_480"),
                "activitynet": (None, "activitynet/videos")}
@@ -68,12 +50,13 @@ def _video_set(split: str) -> str:
 
 
 def clip_feature_dir(root: Path, video_set: str, backbone: Backbone, fps: float, patch_frames: int) -> Path:
-    return Path(root) / "features" / video_set / f"{backbone.image_model}-openai-fps{fps:g}-p{patch_frames}"
+    return Path(root) / "features" / video_set / f"{backbone.paper.image_model}-openai-fps{fps:g}-p{patch_frames}"
 
 
 def extract_command(root: Path, video_set: str, backbone: Backbone, fps: float, patch_frames: int) -> str:
-    weights = load_manifest()[backbone.weights].location(root)
-    return (f"vdi features extract --videos {Path(root) / _VIDEO_SETS[video_set][1]} --model {backbone.image_model} "
+    side = backbone.paper
+    weights = load_manifest()[side.weights].location(root)
+    return (f"vdi features extract --videos {Path(root) / _VIDEO_SETS[video_set][1]} --model {side.image_model} "
             f"--pretrained {weights} --fps {fps:g} --patch-frames {patch_frames} "
             f"--out {clip_feature_dir(root, video_set, backbone, fps, patch_frames)}")
 
@@ -82,17 +65,13 @@ def _missing_inputs(cfg, root: Path, backbone: Backbone) -> list[tuple[str, str]
     manifest = load_manifest()
     missing = missing_for(cfg.train_split, root) + missing_for(cfg.eval_split, root)
     video_set = _video_set(cfg.eval_split)
-    if backbone.features == "vgg":
-        if video_set != "charades":
-            raise VdiError(f"data.backbone = separated uses 2D-TAN's Charades VGG features; there are none for "
-                           f"{cfg.eval_split}; use a joint backbone")
-        names = ["charades_vgg_2dtan", "distilbert_config", "distilbert_weights", "distilbert_vocab",
-                 "distilbert_tokenizer_config"]
-    else:
-        names = [backbone.weights]
+    if backbone.paper.features == "vgg" and video_set != "charades":
+        raise VdiError(f"data.backbone = {backbone.name} uses 2D-TAN's Charades VGG features; there are none for "
+                       f"{cfg.eval_split}; use a joint backbone")
+    names = backbone.paper.artefacts
     missing += [(f"{manifest[n].title} ({manifest[n].location(root)})", manifest[n].fetch_command)
                 for n in names if not manifest[n].location(root).is_file()]
-    if backbone.features == "clip":
+    if backbone.paper.features == "clip":
         folder = clip_feature_dir(root, video_set, backbone, cfg.fps, cfg.patch_frames)
         if not (folder / "features.json").is_file():
             videos_art, videos_dir = _VIDEO_SETS[video_set]
@@ -100,7 +79,7 @@ def _missing_inputs(cfg, root: Path, backbone: Backbone) -> list[tuple[str, str]
                 how = (manifest[videos_art].fetch_command if videos_art else
                        "obtain the ActivityNet videos (YouTube; http://activity-net.org/download.html)")
                 missing.append((f"videos in {Path(root) / videos_dir}", how))
-            missing.append((f"{backbone.image_model} features in {folder}",
+            missing.append((f"{backbone.paper.image_model} features in {folder}",
                             extract_command(root, video_set, backbone, cfg.fps, cfg.patch_frames)))
     return missing
 
@@ -108,11 +87,12 @@ def _missing_inputs(cfg, root: Path, backbone: Backbone) -> list[tuple[str, str]
 def _open_features(cfg, root: Path, backbone: Backbone):
     from ..features.store import ClipFeatureSet, VggFeatureSet
 
-    if backbone.features == "vgg":
+    if backbone.paper.features == "vgg":
         return VggFeatureSet(load_manifest()["charades_vgg_2dtan"].location(root))
     from ..towers.image import TRANSFORM_VERSION
 
-    expect = {"model": backbone.image_model, "weights_sha256": load_manifest()[backbone.weights].sha256,
+    side = backbone.paper
+    expect = {"model": side.image_model, "weights_sha256": load_manifest()[side.weights].sha256,
               "quick_gelu": True, "fps": float(cfg.fps), "patch_frames": int(cfg.patch_frames),
               "transform": TRANSFORM_VERSION}
     return ClipFeatureSet(clip_feature_dir(root, _video_set(cfg.eval_split), backbone, cfg.fps, cfg.patch_frames),
@@ -125,7 +105,7 @@ def _to_videos(split: AnnotationSplit, features, backbone: Backbone, skipped: di
         if not av.queries:
             skipped[f"{split.name}:video_without_queries"] = skipped.get(f"{split.name}:video_without_queries", 0) + 1
             continue
-        f = features.load(av.vid, av.duration) if backbone.features == "vgg" else features.load(av.vid)
+        f = features.load(av.vid, av.duration) if backbone.paper.features == "vgg" else features.load(av.vid)
         if f.duration < av.duration - DURATION_TOLERANCE_S:
             too_short.append(f"{av.vid} ({f.duration:.1f} s < {av.duration:.1f} s)")
             continue
@@ -151,9 +131,10 @@ def inputs_fingerprint(data_cfg) -> dict[str, str]:
         for a in split_artefacts(split):
             path = a.location(root)
             out[f"file:{a.name}"] = file_digests(path)[0] if path.is_file() else "missing"
-    backbone = BACKBONES.get(data_cfg.backbone)
+    backbone = BACKBONES[data_cfg.backbone].paper if data_cfg.backbone in BACKBONES else None
     if backbone is not None and backbone.features == "clip":
-        folder = clip_feature_dir(root, _video_set(data_cfg.eval_split), backbone, data_cfg.fps, data_cfg.patch_frames)
+        folder = clip_feature_dir(root, _video_set(data_cfg.eval_split), BACKBONES[data_cfg.backbone], data_cfg.fps,
+                                  data_cfg.patch_frames)
         stored = fpr.read(folder)
         out["features"] = stored["fingerprint"] if stored else "missing"
     elif backbone is not None:
@@ -171,15 +152,13 @@ def _backbone(data_cfg) -> Backbone:
     if getattr(data_cfg, "text_tower", "backbone") != "backbone" or getattr(data_cfg, "mask_novel_words", False):
         raise VdiError("data.text_tower and data.mask_novel_words are premise-ladder knobs of the mini profile "
                        "(docs/PREMISE.md); the paper profile uses the backbone's own text tower")
-    if data_cfg.backbone not in BACKBONES:
-        raise VdiError(f"data.backbone = {data_cfg.backbone!r} is unknown{did_you_mean(data_cfg.backbone, BACKBONES)}")
-    return BACKBONES[data_cfg.backbone]
+    return backbone_for(data_cfg.backbone, "paper")
 
 
 def paper_grounding_fingerprint(data_cfg, ctx) -> dict[str, str]:
     """The run-key identity from file hashes and the features' stored fingerprint (no arrays read)."""
     root = data_root(getattr(data_cfg, "root", None))
-    return {"data": _data_fingerprint(data_cfg), "text_tower": _backbone(data_cfg).text(root).fingerprint}
+    return {"data": _data_fingerprint(data_cfg), "text_tower": _text_spec(_backbone(data_cfg), root).fingerprint}
 
 
 @register_source("paper", "grounding", fingerprint=paper_grounding_fingerprint)
@@ -197,7 +176,7 @@ def paper_grounding(data_cfg, ctx) -> GroundingSplits:
     if absent:
         what = f"features of {len(absent)} videos (e.g. {', '.join(absent[:3])})"
         how = (extract_command(root, _video_set(data_cfg.eval_split), backbone, data_cfg.fps, data_cfg.patch_frames)
-               if backbone.features == "clip" else "download the complete vgg_rgb_features.hdf5 again")
+               if backbone.paper.features == "clip" else "download the complete vgg_rgb_features.hdf5 again")
         raise MissingData([(what, how)])
     skipped: dict[str, int] = {}
     for s in (train, evaluation):
@@ -208,7 +187,7 @@ def paper_grounding(data_cfg, ctx) -> GroundingSplits:
     for s in (train, evaluation):
         ctx.log(f"{s.name}: {len(s.videos)} videos, {s.num_queries} of {s.records} queries kept; "
                 f"dropped {dict(s.skipped) or 'none'}; clamped {dict(s.clamped) or 'none'}")
-    return GroundingSplits(train=train_videos, eval=eval_videos, text=backbone.text(root),
+    return GroundingSplits(train=train_videos, eval=eval_videos, text=_text_spec(backbone, root),
                            feature_dim=int(train_videos[0].frames.shape[1]),
                            fingerprint=_data_fingerprint(data_cfg),
                            skipped=skipped)

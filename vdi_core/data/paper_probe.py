@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..backbones import BACKBONES, names_on
 from ..datatypes import ModelSpec, ProbeData, SentenceSets
 from ..errors import MissingData, VdiError, did_you_mean
 from ..paths import data_root
@@ -23,17 +23,6 @@ from .svo_probes import load_svo_triplets
 IMAGES_COMMAND = "vdi data fetch svo_probes  (downloads the csv, then its images)"
 IMAGES_DIR = "svo_probes/images"
 
-
-@dataclass(frozen=True)
-class PaperClip:
-    open_clip_name: str  # OpenAI weights use QuickGELU (A1)
-    artefact: str  # manifest entry of the weights file
-
-
-PAPER_CLIP = {
-    "vit-joint": PaperClip("ViT-B-32-quickgelu", "clip_vit_b32_openai"),  # A1
-    "resnet-joint": PaperClip("RN50-quickgelu", "clip_rn50_openai"),  # A17
-}
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -59,20 +48,21 @@ def paper_clip_spec(data_cfg, root: Path, missing: list) -> ModelSpec | None:
     """The ModelSpec of `data_cfg.backbone` (vit-joint | resnet-joint) with weights from the
     manifest, or `data_cfg.weights` when set. Appends to `missing` when the file is absent."""
     name = getattr(data_cfg, "backbone", "vit-joint")
-    if name not in PAPER_CLIP:
-        raise VdiError(f"data.backbone: unknown paper CLIP '{name}'{did_you_mean(name, PAPER_CLIP)}")
-    clip = PAPER_CLIP[name]
+    clips = names_on("paper", joint=True)
+    if name not in clips:
+        raise VdiError(f"data.backbone: unknown paper CLIP '{name}'{did_you_mean(name, clips)}")
+    clip = BACKBONES[name].paper  # OpenAI weights use QuickGELU (A1)
     override = getattr(data_cfg, "weights", "") or ""
     if override:
         path = Path(override).expanduser()
         if not path.is_file():
             missing.append((f"CLIP weights at {path} (data.weights)", "fix data.weights or unset it"))
     else:
-        path = _artefact_path(clip.artefact, root, missing)
+        path = _artefact_path(clip.weights, root, missing)
     if not path.is_file():
         return None
-    return ModelSpec(kind="open_clip", model=clip.open_clip_name, weights=str(path),
-                     fingerprint=f"{clip.open_clip_name}:{file_fingerprint(path)[:16]}")
+    return ModelSpec(kind="open_clip", model=clip.image_model, weights=str(path),
+                     fingerprint=f"{clip.image_model}:{file_fingerprint(path)[:16]}")
 
 
 def _root(data_cfg) -> Path:
@@ -156,9 +146,9 @@ def input_fingerprint(data_cfg, source: str) -> dict[str, str]:
     names = ["svo_probes_csv"] if source == "svo_triplets" else [
         getattr(data_cfg, f, DEFAULT_ARTEFACTS[f]) for _, f, _ in SENTENCE_SETS
     ]
-    clip = PAPER_CLIP.get(getattr(data_cfg, "backbone", "vit-joint"))
-    if clip is not None and not getattr(data_cfg, "weights", ""):
-        names.append(clip.artefact)
+    name = getattr(data_cfg, "backbone", "vit-joint")
+    if name in names_on("paper", joint=True) and not getattr(data_cfg, "weights", ""):
+        names.append(BACKBONES[name].paper.weights)
     manifest = load_manifest()
     out = {}
     for name in names:

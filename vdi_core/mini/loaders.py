@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backbones import BACKBONES, backbone_for, names_on
 from ..context import BuildJob
 from ..datatypes import GroundingSplits, ModelSpec, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
@@ -24,10 +25,8 @@ from . import frames as frames_mod
 from . import grammar
 from . import states as states_mod
 from . import world as world_mod
-from .build import BACKBONES, IMAGE_MODEL, MiniBuild, build_backbone
+from .build import MiniBuild, build_backbone
 
-KNOWN_BACKBONES = BACKBONES + (states_mod.BACKBONE,)
-TEXT_OF = {states_mod.BACKBONE: "vit-joint"}  # gt-states have no text tower of their own
 MASK_WORD = "something"  # P4's unseen token: no query or caption of the world holds it
 BOW_DIM, BOW_MAX_WORDS = 64, 24  # the micro-CLIP text width and context
 
@@ -42,10 +41,7 @@ def toy_split(name: str) -> str:
 
 
 def _backbone(data_cfg) -> str:
-    name = getattr(data_cfg, "backbone", "vit-joint")
-    if name not in KNOWN_BACKBONES:
-        raise VdiError(f"data.backbone '{name}' is not a mini backbone{did_you_mean(name, KNOWN_BACKBONES)}")
-    return name
+    return backbone_for(getattr(data_cfg, "backbone", "vit-joint"), "mini").name
 
 
 def mask_words(sentence: str, words) -> str:
@@ -83,7 +79,7 @@ def _masked(build: MiniBuild, data_cfg) -> tuple[str, ...]:
 
 def _text_backbone(backbone: str) -> str:
     """The backbone whose text tower a row uses with text_tower = "backbone"."""
-    return TEXT_OF.get(backbone, backbone)
+    return BACKBONES[backbone].mini.text_backbone or backbone
 
 
 def bag_of_words_spec(build: MiniBuild, write: bool = True) -> ModelSpec:
@@ -165,8 +161,9 @@ def _joint_clip(build: MiniBuild, data_cfg) -> tuple[str, object]:
 
 def _joint_backbone(data_cfg) -> str:
     backbone = _backbone(data_cfg)
-    if backbone == "separated":
-        raise VdiError("the separated backbone has no joint image-text model; use vit-joint or resnet-joint")
+    if not BACKBONES[backbone].mini.joint:
+        joint = names_on("mini", joint=True)
+        raise VdiError(f"the {backbone} backbone has no joint image-text model; use {' or '.join(joint)}")
     return backbone
 
 
@@ -177,14 +174,15 @@ def svo_fingerprint(data_cfg, ctx) -> dict[str, str]:
     backbone = _joint_backbone(data_cfg)
     count = int(getattr(data_cfg, "count", 600))
     return {"data": f"mini-{build.key}-{backbone}-svo{count}",
-            "model": build.model_fingerprint(IMAGE_MODEL[backbone])}
+            "model": build.model_fingerprint(BACKBONES[backbone].mini.image_model)}
 
 
 def sentences_fingerprint(data_cfg, ctx) -> dict[str, str]:
     """What `sentences` will carry as identity (Figure 1), from world.toml's hash alone."""
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
     backbone = _joint_backbone(data_cfg)
-    return {"data": f"mini-{build.key}-{backbone}-sentences", "model": build.model_fingerprint(IMAGE_MODEL[backbone])}
+    return {"data": f"mini-{build.key}-{backbone}-sentences",
+            "model": build.model_fingerprint(BACKBONES[backbone].mini.image_model)}
 
 
 @register_source("mini", "svo_triplets", fingerprint=svo_fingerprint)
