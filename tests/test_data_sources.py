@@ -14,7 +14,7 @@ from vdi_core.data.manifest import load_manifest
 from vdi_core.data.paper_grounding import clip_feature_dir
 from vdi_core.errors import MissingData, VdiError
 from vdi_core.features import fingerprint as fpr
-from vdi_core.features.store import LazyPatches
+from vdi_core.features.feature_sets import LazyPatches
 from vdi_core.grounding.config import DataConfig
 from vdi_core.sources import get_source
 from vdi_core.tasks import RunContext

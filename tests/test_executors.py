@@ -234,7 +234,7 @@ def test_tty_display_shows_the_plan_bar_and_a_bar_per_running_run(tmp_path):
 
 def test_executor_decides_the_device(tmp_path, monkeypatch):
     from vdi_core.cli import build_parser
-    from vdi_core.executors.cli import executor_device
+    from vdi_core.executors.run_flags import executor_device
 
     monkeypatch.delenv("VDI_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no ~/.config/vdi/config.toml of this machine

@@ -15,7 +15,7 @@ from vdi_core.cli import main
 from vdi_core.errors import VdiError
 from vdi_core.features import fingerprint as fpr
 from vdi_core.features.extract import extract_features, list_videos
-from vdi_core.features.store import ClipFeatureSet, VggFeatureSet
+from vdi_core.features.feature_sets import ClipFeatureSet, VggFeatureSet
 from vdi_core.features.video import decode_at_fps
 
 
@@ -186,7 +186,7 @@ def test_vgg_hdf5_reader(tmp_path):
 # --- reading stacked feature files (issue 10: truncated .npz, fewer videos than expected) ------
 
 def test_load_npz_and_check_video_count_are_one_line(tmp_path):
-    from vdi_core.features.store import check_video_count, load_npz
+    from vdi_core.features.feature_sets import check_video_count, load_npz
 
     path = tmp_path / "train.npz"
     np.savez(path, **{"global": np.zeros((3, 4, 2), np.float16)})

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mini", "data"),  # the data sources of the two profiles (toy world; real annotations + features)
     ("grounding", "features"),  # MMN and its trainer; video feature extraction and stores
     ("vdi", "towers", "predictions"),  # VDI's queries and injection losses; text / image towers
-    ("metrics", "stats", "sources", "spec", "config", "gpu_slots", "workers", "locks", "store", "pos_tagger"),
+    ("metrics", "stats", "sources", "spec", "resolve", "gpu_slots", "workers", "locks", "store", "pos_tagger"),
     ("backbones", "prediction_checks", "recall", "io", "paths", "context", "datatypes"),
     ("registry",),
     ("errors", "__init__"),

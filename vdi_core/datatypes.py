@@ -53,7 +53,7 @@ class Video:
     duration: float  # seconds
     frames: np.ndarray  # X^v: [T, d] float32 global frame features, uniformly sampled in time
     # X~^v: [T', P, d] patch features (same joint space), or None; any array-like (the paper profile
-    # passes features.store.LazyPatches, read from disk on np.asarray)
+    # passes features.feature_sets.LazyPatches, read from disk on np.asarray)
     patches: np.ndarray | None
     queries: list[Query] = field(default_factory=list)
 

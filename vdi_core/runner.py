@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from . import CODE_VERSION
-from .config import apply_overrides, assumptions_in_force, to_dict
 from .context import BuildJob, RunContext
 from .errors import MissingData, VdiError, did_you_mean
 from .locks import key_lock
 from .paths import cache_root, results_root
+from .resolve import apply_overrides, assumptions_in_force, to_dict
 from .spec import PROFILES, Spec
 from .store import (
     RunStore,

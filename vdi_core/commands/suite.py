@@ -9,7 +9,7 @@ import sys
 
 from ..check import check
 from ..errors import VdiError
-from ..executors import cli as executors
+from ..executors import run_flags as executors
 from ..io import atomic_write_text
 from ..jobs import record_plans
 from ..paths import results_root

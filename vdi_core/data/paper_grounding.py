@@ -85,7 +85,7 @@ def _missing_inputs(cfg, root: Path, backbone: Backbone) -> list[tuple[str, str]
 
 
 def _open_features(cfg, root: Path, backbone: Backbone):
-    from ..features.store import ClipFeatureSet, VggFeatureSet
+    from ..features.feature_sets import ClipFeatureSet, VggFeatureSet
 
     if backbone.paper.features == "vgg":
         return VggFeatureSet(load_manifest()["charades_vgg_2dtan"].location(root))

@@ -81,7 +81,7 @@ def declare(spec: ModelSpec, model, fps: float, patch_frames: int) -> dict:
 def _record_of(path: Path) -> dict:
     """The fingerprint record of a finished video's .npz (one finished after the last flush of a
     killed run); a damaged one is one line saying to delete it, never a traceback."""
-    from .store import NPZ_ERRORS, load_npz
+    from .feature_sets import NPZ_ERRORS, load_npz
 
     fix = "delete it and rerun this command (the video is extracted again)"
     try:

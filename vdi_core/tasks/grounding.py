@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict
 
-from ..config import assumption_values
 from ..context import BuildJob, RunContext
 from ..datatypes import GroundingSplits
 from ..errors import VdiError
 from ..grounding.config import GroundingConfig, validate
+from ..resolve import assumption_values
 from ..sources import get_source, source_entry
 from . import Task, TaskResult
 
