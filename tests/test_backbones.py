@@ -2,7 +2,7 @@
 
 import pytest
 
-from vdi_core.backbones import BACKBONES, backbone_for, names_on
+from vdi_core.backbones import BACKBONES, backbone_for, mini_image_cfgs, mini_pretrain_steps, names_on
 from vdi_core.data.manifest import load_manifest
 from vdi_core.errors import VdiError
 from vdi_core.grounding.config import BACKBONES as CONFIG_BACKBONES
@@ -33,17 +33,15 @@ def test_paper_artefacts_are_in_the_manifest():
             assert side.weights in side.artefacts and side.text_kind == "open_clip"
 
 
-def test_mini_models_exist_and_their_dims_match_the_micro_model_configs():
+def test_mini_records_are_what_pretrain_builds():
+    """mini/pretrain.py builds the micro-models from the records: same configs, same step counts."""
+    image_cfgs = {k: {f: v for f, v in cfg.items() if f != "text_cfg"} for k, cfg in pretrain.MODEL_CFGS.items()}
+    assert image_cfgs == mini_image_cfgs()
+    assert pretrain.PretrainConfig().steps == mini_pretrain_steps() == {
+        "vit-joint": 500, "resnet-joint": 400, "separated-image": 250, "separated-text": 300}
     for name in names_on("mini"):
         side = BACKBONES[name].mini
-        for model in (side.image_model, side.text_model):
-            assert model is None or model in pretrain.MODEL_CFGS or model in pretrain.PretrainConfig().steps, model
-        if side.image_model in pretrain.MODEL_CFGS:
-            cfg = pretrain.MODEL_CFGS[side.image_model]
-            assert side.feature_dim == cfg["embed_dim"], name
-            vision = cfg["vision_cfg"]
-            if side.patch_grid is not None and "patch_size" in vision:  # a ViT: image / patch per side
-                assert side.patch_grid == (vision["image_size"] // vision["patch_size"],) * 2
-            elif side.patch_grid is not None:  # a ModifiedResNet: stride 32
-                assert side.patch_grid == (vision["image_size"] // 32,) * 2
-        assert side.patches == (side.patch_grid is not None)
+        assert side.image_model is None or side.image_model in side.pretrain_steps
+        assert side.patches == (side.joint and side.patch_grid is not None)
+    assert BACKBONES["vit-joint"].mini.patch_grid == (4, 4) and BACKBONES["resnet-joint"].mini.patch_grid == (2, 2)
+    assert BACKBONES["vit-joint"].mini.feature_dim == 64 and BACKBONES["gt-states"].mini.feature_dim is None

@@ -13,7 +13,7 @@ Importing this module loads no torch (the CLI reads it to validate configs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .registry import Registry
 
@@ -25,10 +25,25 @@ class MiniSide:
     image_model: str | None  # the micro-model whose image tower encodes the frames; None: not a model
     text_model: str  # the micro-model whose text tower pairs with the features
     patches: bool  # patch features for the spatial-dynamics loss (A7); none without a joint space (A11)
-    feature_dim: int | None  # width of the frame (and patch) features; None: set by the world (gt-states)
-    patch_grid: tuple[int, int] | None  # spatial tokens per frame (rows, cols)
     joint: bool  # an image-text model (zero-shot probes, Table 1 / Figure 1 on the toy world)
+    # open_clip config of the image model (embed_dim, vision_cfg; the text_cfg is the world's, A18)
+    image_cfg: dict | None = None
+    pretrain_steps: dict = field(default_factory=dict)  # micro-model -> pre-training steps
     text_backbone: str | None = None  # features with no text tower of their own take this backbone's
+
+    @property
+    def feature_dim(self) -> int | None:
+        """Width of the frame (and patch) features; None: set by the world (gt-states)."""
+        return self.image_cfg["embed_dim"] if self.image_cfg else None
+
+    @property
+    def patch_grid(self) -> tuple[int, int] | None:
+        """Spatial tokens per frame: image / patch size for a ViT, image / 32 for a ModifiedResNet."""
+        if not self.image_cfg:
+            return None
+        v = self.image_cfg["vision_cfg"]
+        side = v["image_size"] // v.get("patch_size", 32)
+        return (side, side)
 
 
 @dataclass(frozen=True)
@@ -72,28 +87,50 @@ _DISTILBERT = ("distilbert_config", "distilbert_weights", "distilbert_vocab", "d
 
 register_backbone(Backbone(
     "vit-joint", "CLIP ViT: frame, patch and text features in one space (the paper's Joint, A1)",
-    mini=MiniSide("vit-joint", "vit-joint", patches=True, feature_dim=64, patch_grid=(4, 4), joint=True),
+    # patch 8 at 32 px: a 4x4 patch grid (16 patch tokens for the spatial-dynamics loss)
+    mini=MiniSide("vit-joint", "vit-joint", patches=True, joint=True,
+                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64,
+                                                             "head_width": 32, "patch_size": 8}},
+                  pretrain_steps={"vit-joint": 500}),
     paper=PaperSide("clip", "ViT-B-32-quickgelu", "clip_vit_b32_openai", "open_clip", ("clip_vit_b32_openai",),
                     feature_dim=512, patch_grid=(7, 7)),
 ))
 register_backbone(Backbone(
     "resnet-joint", "CLIP ResNet (Table 6's 'ResNet backbone provided by CLIP', A17)",
-    mini=MiniSide("resnet-joint", "resnet-joint", patches=True, feature_dim=64, patch_grid=(2, 2), joint=True),
+    # ModifiedResNet [1,1,1,1] width 8: learns shape far better than a patch-8 ViT at 32 px; its
+    # stride 32 leaves one spatial token at 32 px, so it reads the frames at 64 px (2x2 grid)
+    mini=MiniSide("resnet-joint", "resnet-joint", patches=True, joint=True,
+                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8}},
+                  pretrain_steps={"resnet-joint": 400}),
     paper=PaperSide("clip", "RN50-quickgelu", "clip_rn50_openai", "open_clip", ("clip_rn50_openai",),
                     feature_dim=1024, patch_grid=(7, 7)),
 ))
 register_backbone(Backbone(
     "separated", "VGG frames + DistilBERT text, as MMN (the paper's Separated, S8): no joint space",
-    mini=MiniSide("separated-image", "separated-text", patches=False, feature_dim=64, patch_grid=None, joint=False),
+    # an image tower trained by classification only, and a tiny DistilBERT (mini/text_encoder.py)
+    mini=MiniSide("separated-image", "separated-text", patches=False, joint=False,
+                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8}},
+                  pretrain_steps={"separated-image": 250, "separated-text": 300}),
     paper=PaperSide("vgg", None, None, "hf", ("charades_vgg_2dtan", *_DISTILBERT), feature_dim=4096,
                     patch_grid=None),
 ))
 register_backbone(Backbone(
     "gt-states", "the toy world's ground-truth states as features (premise rung P2a, mini/states.py); "
                  "text from vit-joint",
-    mini=MiniSide(None, "vit-joint", patches=False, feature_dim=None, patch_grid=None, joint=False,
-                  text_backbone="vit-joint"),
+    mini=MiniSide(None, "vit-joint", patches=False, joint=False, text_backbone="vit-joint"),
 ))
+
+
+def mini_image_cfgs() -> dict[str, dict]:
+    """micro-model -> open_clip image config, for every mini backbone that pre-trains one."""
+    return {b.mini.image_model: b.mini.image_cfg for b in map(BACKBONES.get, BACKBONES.names())
+            if b.mini is not None and b.mini.image_cfg is not None}
+
+
+def mini_pretrain_steps() -> dict[str, int]:
+    """micro-model -> pre-training steps, over every mini backbone."""
+    return {m: n for b in map(BACKBONES.get, BACKBONES.names()) if b.mini is not None
+            for m, n in b.mini.pretrain_steps.items()}
 
 
 def backbone_for(name: str, profile: str) -> Backbone:
