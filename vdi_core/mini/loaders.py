@@ -84,13 +84,13 @@ def _text_backbone(backbone: str) -> str:
 
 def bag_of_words_spec(build: MiniBuild, write: bool = True) -> ModelSpec:
     """The bag-of-words tower over every word the world's grammar emits (docs/PREMISE.md)."""
-    from ..towers.bow import write_vocabulary
-
     v = build.world["vocab"]
     words = grammar.all_words(list(v["colours"]), v["shapes"], v["landmark_positions"])
     content = {"words": words, "dim": BOW_DIM, "max_words": BOW_MAX_WORDS}
     path = build.root / "text" / f"bag-of-words-{world_mod.config_hash(content)}.json"
     if write and not path.exists():
+        from ..towers.bow import write_vocabulary  # torch: only when the vocabulary is written, not to plan
+
         write_vocabulary(path, words, BOW_DIM, BOW_MAX_WORDS)
     return ModelSpec("bag-of-words", "bag-of-words", str(path), None,
                      fingerprint=f"bag-of-words-{world_mod.config_hash(content)}")
