@@ -104,3 +104,13 @@ def test_a_second_data_source_under_one_name_is_refused():
     assert source_entry("registry-test", "grounding").load is one
     with pytest.raises(VdiError, match="profile 'registry-test' has no data source 'grounding2'"):
         source_entry("registry-test", "grounding2")
+
+
+def test_every_lazy_entry_of_the_suite_resolves():
+    """A lazy "module:attr" entry that points nowhere would fail only when a run looks it up; here it fails now."""
+    for registry in (TASKS, INJECTION_FORMS, TEXT_TOWERS, BACKBONES):
+        for name in registry.names():
+            assert registry.get(name) is not None, (registry.kind, name)
+    assert all(callable(INJECTION_FORMS.get(n)) for n in INJECTION_FORMS.names())
+    assert all(callable(TEXT_TOWERS.get(n)) for n in TEXT_TOWERS.names())
+    assert all(TASKS.get(n).name == n for n in ("grounding", "probe", "word_weights"))
