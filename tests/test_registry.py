@@ -76,6 +76,8 @@ def test_a_lazy_entry_accepts_the_object_it_names_but_not_another():
     reg2.register("w", f"{__name__}:one")
     with pytest.raises(VdiError, match="registered twice"):
         reg2.register("w", len)
+    with pytest.raises(VdiError, match="registered twice"):
+        reg2.register("w", two)  # the same module, another object
 
 
 def test_the_suite_registries_list_their_entries_without_importing_torch():

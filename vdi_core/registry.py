@@ -80,8 +80,11 @@ class Registry(Generic[T]):
         if old is new or old == new:
             return True
         if isinstance(old, _Lazy) and not isinstance(new, _Lazy):
-            module, attr = old.split(":", 1)  # the module named by a lazy entry registering its object
-            return getattr(new, "__module__", None) == module or _attr_is(module, attr, new)
+            # the object a lazy entry names, registering itself (a decorated function is not yet
+            # bound in its module, so match its defining module and name too)
+            module, attr = old.split(":", 1)
+            named = getattr(new, "__module__", None) == module and getattr(new, "__qualname__", None) == attr
+            return named or _attr_is(module, attr, new)
         return False
 
     @staticmethod
