@@ -14,10 +14,7 @@ import csv
 import io
 import json
 
-from ..claims import aggregate, collect_evidence, judge_claim, row_interval
 from ..errors import VdiError
-from ..render import claim_line
-from ..runner import load_results, plan
 from ..spec import PROFILES, Spec, find_spec, list_specs
 
 CSV_FIELDS = ("table", "row", "role", "metric", "n", "mean", "std", "values", "paper", "status", "ci_lo", "ci_hi")
@@ -33,6 +30,9 @@ def _status(profile: str, metric, cell, ref) -> str:
 
 def table_results(spec: Spec, profile: str, planned, results: dict[str, dict], root=None) -> dict:
     """The JSON-ready form of one table (pure: the same inputs give the same dict)."""
+    from ..claims import aggregate, collect_evidence, judge_claim, row_interval
+    from ..render import claim_line
+
     cells = aggregate(spec, profile, planned, results)
     evidence = collect_evidence(spec, profile, planned, results, root)
     rows = []
@@ -104,6 +104,8 @@ def _csv(tables: list[dict]) -> str:
 
 
 def cmd_results(args) -> int:
+    from ..runner import load_results, plan
+
     if args.json and args.csv:
         raise VdiError("--json and --csv are two output formats; pass one of them")
     names = list_specs() if not args.tables or args.tables == ["all"] else args.tables

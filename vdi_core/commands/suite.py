@@ -7,16 +7,13 @@ import os
 import re
 import sys
 
-from ..check import check
 from ..errors import VdiError
 from ..executors import run_flags as executors
-from ..io import atomic_write_text
-from ..jobs import record_plans
 from ..paths import results_root
-from ..render import render_report, render_table, tables_dir, write_table
-from ..runner import execute, load_results, plan
 from ..spec import PROFILES, find_spec, list_specs
-from ..store import RunStore
+
+# The planning, rendering and checking modules (numpy, tabulate) are imported by the commands that
+# use them, so `vdi --help` and `vdi list` start in a fraction of a second (tests/bench/test_bench_cli.py).
 
 
 def _tables(names: list[str], profile: str | None = None) -> list[str]:
@@ -60,6 +57,8 @@ def _results_device(arg: str, spec, profile: str) -> str:
         return "cuda" if arg.startswith("cuda") else "cpu"
     if profile == "mini":
         return "cpu"
+    from ..runner import load_results, plan
+
     counts = {k: len(load_results(plan(spec, profile, device=k))) for k in ("cuda", "cpu")}
     return "cpu" if counts["cpu"] > counts["cuda"] else "cuda"
 
@@ -110,6 +109,10 @@ def cmd_refs(args) -> int:
 
 
 def _render(spec, profile: str, seeds: int | None = None, device: str = "auto") -> str:
+    from ..render import render_table, write_table
+    from ..runner import load_results, plan
+    from ..store import RunStore
+
     planned = plan(spec, profile, seeds=seeds, device=_results_device(device, spec, profile))
     results = load_results(planned)
     text = render_table(spec, profile, planned, results)
@@ -120,6 +123,11 @@ def _render(spec, profile: str, seeds: int | None = None, device: str = "auto") 
 
 
 def cmd_run(args) -> int:
+    from ..io import atomic_write_text
+    from ..jobs import record_plans
+    from ..render import render_report, tables_dir
+    from ..runner import execute, plan
+
     executors.check_local_only(args)
     seeds = _seeds(args.seeds)
     device = executors.executor_device(args) or _device(args.device, args.profile)
@@ -158,6 +166,9 @@ def cmd_render(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from ..io import atomic_write_text
+    from ..render import render_report, tables_dir
+
     specs = [find_spec(n) for n in _tables(args.tables, args.profile)]
     sections = [(spec, _render(spec, args.profile, device=args.device)) for spec in specs]
     path = tables_dir(args.profile) / "report.md"
@@ -167,6 +178,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from ..check import check
+
     specs = [find_spec(n) for n in _tables(args.tables, args.profile)]
     rep = check(specs, args.profile, update_golden=args.update_golden,
                 devices={s.id: _results_device(args.device, s, args.profile) for s in specs})
