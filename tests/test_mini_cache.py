@@ -129,3 +129,14 @@ def test_vdi_cache_info_and_clear(tmp_path, capsys, monkeypatch):
     assert not stale.exists() and len(list((tmp_path / "mini").iterdir())) == 2  # features + models
     assert vdi(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
     assert not list((tmp_path / "mini").iterdir())
+
+
+def test_scripts_are_cached_and_round_trip_exactly(tmp_path):
+    first = tiny_build(tmp_path).splits()
+    path = tiny_build(tmp_path).root / "scripts.json"
+    assert path.exists()
+    again = tiny_build(tmp_path).splits()  # read back from scripts.json
+    assert again == first
+    seed = tiny_world()["seed"]
+    assert again["novel_word"] == W.generate_split(tiny_world(), "novel_word", seed)
+    assert isinstance(again["train"][0].xy[0], tuple) and isinstance(again["train"][0].queries[0], tuple)
