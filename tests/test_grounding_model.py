@@ -142,3 +142,26 @@ def test_config_defaults_and_assumption_tags():
         GroundingConfig(model=ModelConfig(num_clips=5))
     with pytest.raises(VdiError, match="lambda_vc"):
         GroundingConfig(vdi=VdiConfig(lambda_vc=-1))
+
+
+def test_seeds_are_paired_across_rows(tmp_path):
+    """The same seed gives an MMN row and a VDI row the same head and text-tower init, so row
+    differences are paired (issue 12; batches are seeded by run seed and epoch alone in the trainer);
+    only the VDI modules are extra."""
+    from grounding_support import make_splits, tiny_config
+
+    from vdi_core.grounding.system import GroundingSystem
+    from vdi_core.grounding.trainer import seed_everything
+    from vdi_core.towers.factory import build_text_tower
+
+    splits = make_splits(tmp_path)
+    states = []
+    for vdi in ({"lambda_vc": 0.0, "lambda_sd": 0.0}, {"lambda_vc": 0.5, "lambda_sd": 0.01}):
+        seed_everything(3)
+        tower = build_text_tower(splits.text)
+        seed_everything(3)
+        system = GroundingSystem(tiny_config(vdi=vdi), tower, 32, seed=3)
+        states.append({k: v.clone() for k, v in system.state_dict().items() if not k.startswith("injection")})
+    assert states[0].keys() == states[1].keys()
+    for k in states[0]:
+        assert torch.equal(states[0][k], states[1][k]), k
