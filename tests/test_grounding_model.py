@@ -8,7 +8,15 @@ import torch
 from vdi_core.errors import VdiError
 from vdi_core.grounding.config import GroundingConfig, ModelConfig, VdiConfig
 from vdi_core.grounding.dataset import pool_frames
-from vdi_core.grounding.model import MMN, MMNOutput, ProposalConv, SparseMaxPool, _masked_weights, final_scores
+from vdi_core.grounding.model import (
+    MMN,
+    DifferenceMap,
+    MMNOutput,
+    ProposalConv,
+    SparseMaxPool,
+    _masked_weights,
+    final_scores,
+)
 from vdi_core.grounding.proposals import proposal_mask
 
 
@@ -69,6 +77,33 @@ def test_mmn_scores_are_cosines_with_the_own_video():
     assert (out.iou_logits[:, 3, 0] == 0).all()  # invalid cell
 
 
+def test_difference_map_is_the_change_over_the_proposal():
+    # A19: with an identity projection, cell (i, j) is x_j - x_i; cells outside the mask are 0.
+    mask = proposal_mask(3, (1,))  # (0,2) and (1,0) etc. invalid: only |j - i| <= 1, i <= j
+    diff = DifferenceMap(2, mask)
+    with torch.no_grad():
+        diff.proj.weight.copy_(torch.eye(2)[:, :, None, None])
+        diff.proj.bias.zero_()
+    x = torch.tensor([[[1.0, 4.0, 9.0], [0.0, -1.0, 5.0]]])  # [B=1, H=2, N=3]
+    out = diff(x)
+    assert out[0, :, 0, 1].tolist() == [3.0, -1.0] and out[0, :, 1, 2].tolist() == [5.0, 6.0]
+    assert out[0, :, 1, 1].tolist() == [0.0, 0.0]
+    assert (out[0, :, ~mask] == 0).all()
+
+
+def test_difference_map_is_off_by_default_and_shared_by_every_mmn():
+    torch.manual_seed(0)
+    base = dict(num_clips=4, pooling_counts=(3,), conv_layers=2, conv_kernel=3, joint_dim=5, hidden_dim=6)
+    assert MMN(ModelConfig(**base), 7, 8, 8).difference_map is None
+    torch.manual_seed(0)
+    plain = MMN(ModelConfig(**base), 7, 8, 8)
+    torch.manual_seed(0)
+    with_diff = MMN(ModelConfig(**base, difference_map=True), 7, 8, 8)
+    # created last: the rest of the head starts from the same init with the knob on or off
+    for (name, a), (_, b) in zip(plain.state_dict().items(), with_diff.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
 def test_final_score_hand_case():
     # c = 0.5 -> sqrt(0.75); iou logit 0 -> 0.5; invalid cells score 0.
     out = MMNOutput(iou_logits=torch.zeros(1, 2, 2), contrastive_cos=torch.full((1, 2, 2), 0.5),
@@ -101,9 +136,32 @@ def test_config_defaults_and_assumption_tags():
     assert (vdi.lambda_vc, vdi.lambda_sd, vdi.vc_form, vdi.sd_form) == (0.5, 0.01, "consistent", "relational")
     assert isinstance(cfg.train.milestones, tuple) and isinstance(cfg.model.pooling_counts, tuple)
     tags = assumptions(cfg)
-    for a in ("A2", "A3", "A5", "A6", "A7", "A8", "A9", "A10", "A11", "A16"):
+    for a in ("A2", "A3", "A5", "A6", "A7", "A8", "A9", "A10", "A11", "A16", "A18", "A19"):
         assert a in tags
     with pytest.raises(VdiError, match="num_pre_clips"):
         GroundingConfig(model=ModelConfig(num_clips=5))
     with pytest.raises(VdiError, match="lambda_vc"):
         GroundingConfig(vdi=VdiConfig(lambda_vc=-1))
+
+
+def test_seeds_are_paired_across_rows(tmp_path):
+    """The same seed gives an MMN row and a VDI row the same head and text-tower init, so row
+    differences are paired (issue 12; batches are seeded by run seed and epoch alone in the trainer);
+    only the VDI modules are extra."""
+    from grounding_support import make_splits, tiny_config
+
+    from vdi_core.grounding.system import GroundingSystem
+    from vdi_core.grounding.trainer import seed_everything
+    from vdi_core.towers.factory import build_text_tower
+
+    splits = make_splits(tmp_path)
+    states = []
+    for vdi in ({"lambda_vc": 0.0, "lambda_sd": 0.0}, {"lambda_vc": 0.5, "lambda_sd": 0.01}):
+        seed_everything(3)
+        tower = build_text_tower(splits.text)
+        seed_everything(3)
+        system = GroundingSystem(tiny_config(vdi=vdi), tower, 32, seed=3)
+        states.append({k: v.clone() for k, v in system.state_dict().items() if not k.startswith("injection")})
+    assert states[0].keys() == states[1].keys()
+    for k in states[0]:
+        assert torch.equal(states[0][k], states[1][k]), k

@@ -130,3 +130,33 @@ def test_vdi_cache_info_and_clear(tmp_path, capsys, monkeypatch):
     assert not stale.exists() and len(list((tmp_path / "mini").iterdir())) == 2  # features + models
     assert vdi(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
     assert not list((tmp_path / "mini").iterdir())
+
+
+def test_scripts_are_cached_and_round_trip_exactly(tmp_path):
+    first = tiny_build(tmp_path).splits()
+    path = tiny_build(tmp_path).root / "scripts.json"
+    assert path.exists()
+    again = tiny_build(tmp_path).splits()  # read back from scripts.json
+    assert again == first
+    seed = tiny_world()["seed"]
+    assert again["novel_word"] == W.generate_split(tiny_world(), "novel_word", seed)
+    assert isinstance(again["train"][0].xy[0], tuple) and isinstance(again["train"][0].queries[0], tuple)
+
+
+def test_damaged_feature_cache_is_one_line(tmp_path):
+    """A truncated cache file, or one holding fewer videos than the split, names the file and the fix
+    (before: BadZipFile / IndexError tracebacks)."""
+    import pytest
+
+    from vdi_core.errors import VdiError
+
+    build = tiny_build(tmp_path)
+    f = build.features("vit-joint", "train", 4)
+    path = build.features_path("vit-joint", "train", 4)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(VdiError, match="delete .*train.npz and run again"):
+        build.features("vit-joint", "train", 4)
+    np.savez(path, **{k: v[:2] for k, v in f.items()})  # 2 of the split's 4 videos
+    with pytest.raises(VdiError, match=r"features of 2 videos for 4 videos; missing 2"):
+        sources.videos(build, "vit-joint", "train", 4)

@@ -49,6 +49,9 @@ class ModelConfig:
     conv_kernel: int = 5
     joint_dim: int = 256
     hidden_dim: int = 512
+    # Not in MMN (A19): proposal (i, j) also gets a learned 1x1 projection of clip j - clip i, so a
+    # shallow proposal stack can compare a moment's end with its start. False is MMN.
+    difference_map: bool = _a(False, "A19")
     # Sentence feature for MMN's heads when the text tower is CLIP: the EOT token (A13).
     clip_sentence_feature: str = _a("eot", "A13")
 
@@ -96,8 +99,9 @@ class TrainConfig:
     switch_epoch: int = 7
     text_lr_scale: float = _a(0.1, "A1")
     clip_grad: float = 5.0
-    # The 49408-row token embedding costs a dense AdamW update per step (TOY_FEASIBILITY pitfall 7).
-    freeze_token_embedding: bool = False
+    # Train the text tower's token embedding with the rest of it (A18); true keeps it at its
+    # pre-trained values (the 49,408-row embedding's dense AdamW update is the largest cost per step).
+    freeze_token_embedding: bool = _a(False, "A18")
     selection: str = _a("best", "A16")
     eval_every: int = 1
     eval_batch_size: int = 64

@@ -67,6 +67,20 @@ def _masked_weights(mask: torch.Tensor, kernel: int, layers: int):
     return first_pad, weights
 
 
+class DifferenceMap(nn.Module):
+    """A19 (not MMN): cell (i, j) gets W (x_j - x_i), the change of the clip features over the
+    proposal, added to the max-pooled map before the proposal convs (cells outside the mask: 0)."""
+
+    def __init__(self, hidden_dim: int, mask2d: torch.Tensor):
+        super().__init__()
+        self.proj = nn.Conv2d(hidden_dim, hidden_dim, 1)
+        self.register_buffer("mask", mask2d.float(), persistent=False)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:  # [B, H, N] -> [B, H, N, N]
+        diff = clips[:, :, None, :] - clips[:, :, :, None]  # [b, h, i, j] = x_j - x_i
+        return self.proj(diff) * self.mask
+
+
 class ProposalConv(nn.Module):
     """Conv2d + BatchNorm2d + ReLU stack; the first layer pads (K-1)*L/2 so the map keeps N x N."""
 
@@ -120,6 +134,7 @@ class MMN(nn.Module):
         self.proposal_conv = ProposalConv(cfg.hidden_dim, cfg.joint_dim, cfg.conv_kernel, cfg.conv_layers,
                                           self.map2d.mask2d)
         self.sentence_heads = SentenceHeads(text_dim, cfg.joint_dim)
+        self.difference_map = DifferenceMap(cfg.hidden_dim, self.map2d.mask2d) if cfg.difference_map else None
 
     @property
     def mask2d(self) -> torch.Tensor:
@@ -128,7 +143,11 @@ class MMN(nn.Module):
     def forward(self, feats: torch.Tensor, sentence: torch.Tensor, video_of: torch.Tensor) -> MMNOutput:
         """feats [B, P, d] pre-clip features of the batch's videos; sentence [Q, Dt];
         video_of [Q] row in the batch of each sentence's video."""
-        map_iou, map_con = self.proposal_conv(self.map2d(self.feat_pool(feats)))
+        clips = self.feat_pool(feats)
+        map2d = self.map2d(clips)
+        if self.difference_map is not None:
+            map2d = map2d + self.difference_map(clips)
+        map_iou, map_con = self.proposal_conv(map2d)
         s_iou, s_con = self.sentence_heads(sentence)
         mask = self.mask2d.to(map_iou.dtype)
         v_iou = F.normalize(map_iou, dim=1)[video_of]  # [Q, J, N, N]

@@ -20,6 +20,7 @@ from ..backbones import BACKBONES, backbone_for, names_on
 from ..context import BuildJob
 from ..datatypes import GroundingSplits, ModelSpec, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
+from ..features.store import check_video_count
 from ..sources import register_source
 from . import frames as frames_mod
 from . import grammar
@@ -54,6 +55,9 @@ def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int, maske
         feats = {"global": states_mod.split_states(build, split)}
     else:
         feats = build.features(backbone, split, patch_frames)
+        check_video_count(len(feats["global"]), [s.vid for s in build.splits()[split]],
+                          build.features_path(backbone, split, patch_frames),
+                          "delete the file and run again (the mini cache rebuilds it)")
     fps, out = build.world["video"]["fps"], []
     for i, script in enumerate(build.splits()[split]):
         g = feats["global"][i].astype(np.float32)

@@ -27,18 +27,35 @@ from ..datatypes import ModelSpec
 from . import grammar
 from .frames import FrameActor
 
-TEXT_CFG = {"context_length": 24, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}
+# vocab_size is set per world by model_cfg: the micro-CLIPs use a compact vocabulary (A18)
+TEXT_CFG = {"context_length": 24, "width": 64, "heads": 2, "layers": 2}
 MODEL_CFGS = {
     # patch 8 at 32 px: a 4x4 patch grid (16 patch tokens for the spatial-dynamics loss)
     "vit-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64,
-                                                  "head_width": 32, "patch_size": 8}, "text_cfg": TEXT_CFG},
+                                                  "head_width": 32, "patch_size": 8}},
     # ModifiedResNet [1,1,1,1] width 8: learns shape far better than a patch-8 ViT at 32 px;
     # its stride 32 leaves one spatial token at 32 px, so it reads the frames at 64 px (2x2 grid)
-    "resnet-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8},
-                     "text_cfg": TEXT_CFG},
-    "separated-image": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8},
-                        "text_cfg": TEXT_CFG},
+    "resnet-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8}},
+    "separated-image": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8}},
 }
+
+
+def world_pieces(world: dict) -> list[str]:
+    """The compact vocabulary (A18): the CLIP BPE pieces of every word the world's grammar can
+    emit (queries, captions, Table 1 sentences), in a fixed order."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from ..towers.bpe import bpe_pieces
+
+    v = world["vocab"]
+    words = grammar.all_words(list(v["colours"]), v["shapes"], v["landmark_positions"])
+    return bpe_pieces(SimpleTokenizer(context_length=TEXT_CFG["context_length"]), words)
+
+
+def model_cfg(name: str, pieces: list[str]) -> dict:
+    """open_clip config of a micro-CLIP: one token-embedding row per compact id (padding/unknown,
+    the pieces, SOT, EOT)."""
+    return {**MODEL_CFGS[name], "text_cfg": {**TEXT_CFG, "vocab_size": len(pieces) + 3}}
 
 
 @dataclass(frozen=True)
@@ -83,10 +100,14 @@ def _batcher(model, frames: np.ndarray):
     return lambda idx: to_model_input(data[idx], size, mean, std)
 
 
-def _save(model, name: str, out_dir: Path, extra: dict) -> ModelSpec:
+def _save(model, name: str, pieces: list[str], out_dir: Path, extra: dict) -> ModelSpec:
+    from ..towers.clip import vocab_path
+
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, w_path = out_dir / f"{name}.json", out_dir / f"{name}.pt"
-    _atomic(cfg_path, lambda p: p.write_text(json.dumps(MODEL_CFGS[name], indent=1)))
+    # the vocabulary first: the config and weights written last mark the model as built
+    _atomic(vocab_path(cfg_path), lambda p: p.write_text(json.dumps(pieces, indent=0)))
+    _atomic(cfg_path, lambda p: p.write_text(json.dumps(model_cfg(name, pieces), indent=1)))
     _atomic(w_path, lambda p: torch.save(model.state_dict(), p))
     _atomic(out_dir / f"{name}.train.json", lambda p: p.write_text(json.dumps(extra, indent=1)))
     return ModelSpec("open_clip", name, str(cfg_path), str(w_path))
@@ -98,27 +119,26 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def new_model(name: str, seed: int):
+def new_model(name: str, seed: int, pieces: list[str]):
     import open_clip
 
     torch.manual_seed(seed)
-    return open_clip.CLIP(**MODEL_CFGS[name])
+    return open_clip.CLIP(**model_cfg(name, pieces))
 
 
-def train_clip(name: str, frames: np.ndarray, captions: list[str], cfg: PretrainConfig, seed: int,
-               out_dir: Path, log=print) -> ModelSpec:
-    """Contrastive pre-training of a micro-CLIP on (frame, caption) pairs."""
-    import open_clip
+def train_clip(name: str, frames: np.ndarray, captions: list[str], pieces: list[str], cfg: PretrainConfig,
+               seed: int, out_dir: Path, log=print) -> ModelSpec:
+    """Contrastive pre-training of a micro-CLIP on (frame, caption) pairs, token embedding included."""
+    from ..towers.bpe import compact_tokenizer
 
-    model = new_model(name, seed)
-    tok = open_clip.tokenizer.SimpleTokenizer(context_length=TEXT_CFG["context_length"])
+    model = new_model(name, seed, pieces)
+    tok = compact_tokenizer(pieces, TEXT_CFG["context_length"])
     # only a few thousand distinct captions: tokenise each once (feasibility pitfall 6)
     uniq, inverse = np.unique(np.asarray(captions), return_inverse=True)
     tokens = tok(list(uniq))[torch.from_numpy(inverse)]
     batch_images = _batcher(model, frames)
-    # the 49408-row token embedding stays at its random init: a dense AdamW update of it per step
-    # is a large fixed cost (feasibility pitfall 7), and fixed random word vectors are distinct
-    model.token_embedding.weight.requires_grad_(False)
+    # the compact token embedding (~70 rows) is trained with the rest (A18): its update costs
+    # nothing, and words then carry what the captions teach, as in a pre-trained CLIP
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.1)
     gen = torch.Generator().manual_seed(seed)
     steps, n = cfg.steps[name], len(frames)
@@ -145,7 +165,8 @@ def train_clip(name: str, frames: np.ndarray, captions: list[str], cfg: Pretrain
         if step % 100 == 0 or step == steps - 1:
             log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {loss.item():.3f}")
     model.eval()
-    return _save(model, name, out_dir, {"steps": steps, "final_loss": float(np.mean(losses[-20:])), "seed": seed})
+    extra = {"steps": steps, "final_loss": float(np.mean(losses[-20:])), "seed": seed}
+    return _save(model, name, pieces, out_dir, extra)
 
 
 def scene_labels(world: dict, scenes) -> dict[str, torch.Tensor]:
@@ -164,12 +185,12 @@ def scene_labels(world: dict, scenes) -> dict[str, torch.Tensor]:
     }
 
 
-def train_separated_image(frames: np.ndarray, labels: dict[str, torch.Tensor], cfg: PretrainConfig,
-                          seed: int, out_dir: Path, log=print) -> ModelSpec:
+def train_separated_image(frames: np.ndarray, labels: dict[str, torch.Tensor], pieces: list[str],
+                          cfg: PretrainConfig, seed: int, out_dir: Path, log=print) -> ModelSpec:
     """The image tower of an open_clip model trained by classification only (no text at all);
     its text tower stays random and is never used."""
     name = "separated-image"
-    model = new_model(name, seed)
+    model = new_model(name, seed, pieces)
     heads = torch.nn.ModuleDict({k: torch.nn.Linear(MODEL_CFGS[name]["embed_dim"], int(v.max()) + 1)
                                  for k, v in labels.items()})
     batch_images = _batcher(model, frames)
@@ -190,4 +211,4 @@ def train_separated_image(frames: np.ndarray, labels: dict[str, torch.Tensor], c
         if step % 100 == 0 or step == steps - 1:
             log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {loss.item():.3f}")
     model.eval()
-    return _save(model, name, out_dir, {"steps": steps, "seed": seed})
+    return _save(model, name, pieces, out_dir, {"steps": steps, "seed": seed})

@@ -220,6 +220,14 @@ def write_queries(rng, world: dict, split: str, script: Script) -> None:
             script.queries.append((i, sent))
 
 
+def script_from_dict(d: dict) -> Script:
+    """The inverse of dataclasses.asdict for a Script (JSON turns tuples into lists)."""
+    return Script(vid=d["vid"], shapes=list(d["shapes"]), colours=list(d["colours"]), sizes=list(d["sizes"]),
+                  xy=[tuple(p) for p in d["xy"]], landmark=tuple(d["landmark"]),
+                  events=[Event(**e) for e in d["events"]], bg_seed=d["bg_seed"],
+                  queries=[tuple(q) for q in d["queries"]])
+
+
 def generate_split(world: dict, split: str, seed: int, count: int | None = None) -> list[Script]:
     rng = stream(seed, split)
     n = world["splits"][split] if count is None else count

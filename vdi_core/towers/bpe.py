@@ -135,3 +135,49 @@ def words_from_tokens(pieces: list[str], spans: list[tuple[int, int]], text: str
             close()
     close()
     return words
+
+
+UNK = "<unk>"  # compact id 0: padding, and any piece outside a compact vocabulary
+
+
+class _CompactIds(dict):
+    """piece -> compact id; a piece the vocabulary lacks maps to 0 (`UNK`), never raises."""
+
+    def __missing__(self, piece: str) -> int:
+        return 0
+
+
+def compact_tokenizer(pieces: list[str], context_length: int):
+    """open_clip's SimpleTokenizer with a compact vocabulary: the same cleaning, pre-tokens and BPE
+    (so pieces, spans and word grouping are unchanged, A3/A4/A15), but only `pieces` get ids.
+
+    Ids: 0 = padding / unknown piece, 1..K = `pieces` in the given order, K+1 = SOT, K+2 = EOT. EOT
+    stays the largest id because CLIP's argmax text pooling finds the EOT as the row's largest id."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    if len(set(pieces)) != len(pieces) or UNK in pieces or "<start_of_text>" in pieces or "<end_of_text>" in pieces:
+        raise VdiError("a compact vocabulary lists each BPE piece once and no special token; "
+                       "rebuild the model's .vocab.json")
+    tok = SimpleTokenizer(context_length=context_length)
+    unknown = [p for p in pieces if p not in tok.encoder]
+    if unknown:
+        raise VdiError(f"compact vocabulary pieces {unknown[:5]} are not CLIP BPE pieces; rebuild the model's "
+                       ".vocab.json")
+    table = [UNK, *pieces, "<start_of_text>", "<end_of_text>"]
+    tok.encoder = _CompactIds((p, i) for i, p in enumerate(table))
+    tok.decoder = dict(enumerate(table))
+    tok.vocab_size = len(table)
+    tok.all_special_ids = [len(table) - 2, len(table) - 1]
+    tok.sot_token_id, tok.eot_token_id = tok.all_special_ids
+    return tok
+
+
+def bpe_pieces(tokenizer, words: list[str]) -> list[str]:
+    """The distinct BPE pieces of `words`, in first-seen order. CLIP's BPE runs per pre-token, so
+    a word's pieces are the same alone as inside any sentence."""
+    _check_tokenizer(tokenizer)
+    seen: dict[str, None] = {}
+    for w in words:
+        for piece in _encode_one(tokenizer, w)[2]:
+            seen.setdefault(piece, None)
+    return list(seen)

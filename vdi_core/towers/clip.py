@@ -12,6 +12,7 @@ optionally the last layer's attention from the EOT token (Figure 1, A15).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import warnings
@@ -24,7 +25,7 @@ from torch import nn
 
 from ..datatypes import ModelSpec
 from ..errors import VdiError, did_you_mean
-from .bpe import NO_SPAN, Tokenised, Word, tokenize_with_spans, words_from_tokens
+from .bpe import NO_SPAN, Tokenised, Word, compact_tokenizer, tokenize_with_spans, words_from_tokens
 
 __all__ = [
     "ClipTextTower", "TextEncoding", "Word", "load_clip", "tokenize_with_spans", "words_from_tokens",
@@ -146,8 +147,36 @@ def _build(spec: ModelSpec, device: str):
             detail = " ".join(line.strip() for line in str(e).strip().splitlines()[:2]) or type(e).__name__
             raise VdiError(f"weights file {weights} does not fit model {spec.model}: {detail[:300]}; "
                            "check ModelSpec.model / config_path against the checkpoint") from e
-    tokenizer = open_clip.get_tokenizer(spec.model)
+    tokenizer = _compact_tokenizer(spec, model)
+    if tokenizer is None:
+        tokenizer = open_clip.get_tokenizer(spec.model)
     return model.to(device).eval(), preprocess, tokenizer
+
+
+def vocab_path(config_path: str | Path) -> Path:
+    """Where a custom model keeps its compact vocabulary: `<name>.vocab.json` beside `<name>.json`."""
+    cfg = Path(config_path)
+    return cfg.with_name(cfg.stem + ".vocab.json")
+
+
+def _compact_tokenizer(spec: ModelSpec, model: nn.Module):
+    """The compact-vocabulary tokenizer of a custom model that has a `.vocab.json` (a list of CLIP
+    BPE pieces), else None. Its token embedding holds one row per compact id."""
+    if not spec.config_path or not vocab_path(spec.config_path).is_file():
+        return None
+    path = vocab_path(spec.config_path)
+    try:
+        pieces = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise VdiError(f"{path}: not a readable JSON list of BPE pieces ({e}); rebuild the model") from e
+    if not isinstance(pieces, list) or not all(isinstance(p, str) for p in pieces):
+        raise VdiError(f"{path}: expected a JSON list of BPE piece strings; rebuild the model")
+    tokenizer = compact_tokenizer(pieces, model.context_length)
+    rows = model.token_embedding.num_embeddings
+    if rows != tokenizer.vocab_size:
+        raise VdiError(f"{path}: {tokenizer.vocab_size} compact ids but the model's token embedding has {rows} rows; "
+                       "the vocabulary and the weights come from different builds, rebuild the model")
+    return tokenizer
 
 
 def load_clip(spec: ModelSpec, device: str = "cpu"):
