@@ -214,7 +214,7 @@ class MiniBuild:
     def features(self, backbone: str, split: str, patch_frames: int) -> dict[str, np.ndarray]:
         """{"global": float16 [N, T, D], "patches": float16 [N, T', P, D] (absent if none)}. A damaged
         cache file (truncated, a member missing) is one line saying how to rebuild it."""
-        from ..features.store import load_npz
+        from ..features.feature_sets import load_npz
 
         path = self.ensure_features(backbone, split, patch_frames)
         keys = ["global"] + (["patches"] if self.patch_frames_for(backbone, patch_frames) else [])

@@ -20,7 +20,7 @@ from ..backbones import BACKBONES, backbone_for, names_on
 from ..context import BuildJob
 from ..datatypes import GroundingSplits, ModelSpec, ProbeData, Query, SentenceSets, Triplet, Video
 from ..errors import VdiError, did_you_mean
-from ..features.store import check_video_count
+from ..features.feature_sets import check_video_count
 from ..sources import register_source
 from . import frames as frames_mod
 from . import grammar
