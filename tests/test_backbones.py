@@ -6,7 +6,7 @@ from vdi_core.backbones import BACKBONES, backbone_for, mini_image_cfgs, mini_pr
 from vdi_core.data.manifest import load_manifest
 from vdi_core.errors import VdiError
 from vdi_core.grounding.config import BACKBONES as CONFIG_BACKBONES
-from vdi_core.mini import pretrain
+from vdi_core.mini import micro_models
 
 
 def test_the_grounding_config_accepts_exactly_the_records():
@@ -35,9 +35,9 @@ def test_paper_artefacts_are_in_the_manifest():
 
 def test_mini_records_are_what_pretrain_builds():
     """mini/pretrain.py builds the micro-models from the records: same configs, same step counts."""
-    image_cfgs = {k: {f: v for f, v in cfg.items() if f != "text_cfg"} for k, cfg in pretrain.MODEL_CFGS.items()}
-    assert image_cfgs == mini_image_cfgs()
-    assert pretrain.PretrainConfig().steps == mini_pretrain_steps() == {
+    assert micro_models.MODEL_CFGS == mini_image_cfgs()
+    assert micro_models.model_cfg("vit-joint", ["a</w>", "b</w>"])["text_cfg"]["vocab_size"] == 5
+    assert micro_models.PretrainConfig().steps == mini_pretrain_steps() == {
         "vit-joint": 500, "resnet-joint": 400, "separated-image": 250, "separated-text": 300}
     for name in names_on("mini"):
         side = BACKBONES[name].mini

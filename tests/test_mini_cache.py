@@ -11,11 +11,11 @@ from vdi_core.cli import main as vdi
 from vdi_core.datatypes import GroundingSplits, ProbeData, SentenceSets
 from vdi_core.mini import build as build_mod
 from vdi_core.mini import loaders as sources
-from vdi_core.mini import pretrain
+from vdi_core.mini import micro_models, pretrain
 from vdi_core.mini import world as W
 from vdi_core.tasks import RunContext
 
-TINY_PRETRAIN = pretrain.PretrainConfig(
+TINY_PRETRAIN = micro_models.PretrainConfig(
     steps={"vit-joint": 2, "resnet-joint": 2, "separated-image": 2, "separated-text": 2}, batch_size=16)
 
 

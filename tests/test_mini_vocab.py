@@ -13,12 +13,12 @@ from open_clip.tokenizer import SimpleTokenizer
 from vdi_core.datatypes import ModelSpec
 from vdi_core.errors import VdiError
 from vdi_core.mini import frames as F
-from vdi_core.mini import pretrain
+from vdi_core.mini import micro_models, pretrain
 from vdi_core.mini import world as W
 from vdi_core.towers.bpe import compact_tokenizer, tokenize_with_spans, words_from_tokens
 from vdi_core.towers.clip import ClipTextTower, load_clip, vocab_path
 
-CONTEXT = pretrain.TEXT_CFG["context_length"]
+CONTEXT = micro_models.TEXT_CFG["context_length"]
 
 
 def world_sentences(world) -> list[str]:

@@ -16,7 +16,6 @@ import json
 import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +25,7 @@ import torch.nn.functional as F
 from ..datatypes import ModelSpec
 from . import grammar
 from .frames import FrameActor
-
-# vocab_size is set per world by model_cfg: the micro-CLIPs use a compact vocabulary (A18)
-TEXT_CFG = {"context_length": 24, "width": 64, "heads": 2, "layers": 2}
-MODEL_CFGS = {
-    # patch 8 at 32 px: a 4x4 patch grid (16 patch tokens for the spatial-dynamics loss)
-    "vit-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64,
-                                                  "head_width": 32, "patch_size": 8}},
-    # ModifiedResNet [1,1,1,1] width 8: learns shape far better than a patch-8 ViT at 32 px;
-    # its stride 32 leaves one spatial token at 32 px, so it reads the frames at 64 px (2x2 grid)
-    "resnet-joint": {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8}},
-    "separated-image": {"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8}},
-}
+from .micro_models import MODEL_CFGS, TEXT_CFG, PretrainConfig, model_cfg
 
 
 def world_pieces(world: dict) -> list[str]:
@@ -50,24 +38,6 @@ def world_pieces(world: dict) -> list[str]:
     v = world["vocab"]
     words = grammar.all_words(list(v["colours"]), v["shapes"], v["landmark_positions"])
     return bpe_pieces(SimpleTokenizer(context_length=TEXT_CFG["context_length"]), words)
-
-
-def model_cfg(name: str, pieces: list[str]) -> dict:
-    """open_clip config of a micro-CLIP: one token-embedding row per compact id (padding/unknown,
-    the pieces, SOT, EOT)."""
-    return {**MODEL_CFGS[name], "text_cfg": {**TEXT_CFG, "vocab_size": len(pieces) + 3}}
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    steps: dict = field(default_factory=lambda: {"vit-joint": 500, "resnet-joint": 400, "separated-image": 250,
-                                                 "separated-text": 300})
-    batch_size: int = 256
-    lr: float = 3e-3
-    warmup: float = 0.05
-    # one thread: on a shared 2-core machine two OpenMP threads per process oversubscribe the
-    # cores and ran ~10x slower than one (measured while other runs were active)
-    threads: int = 1
 
 
 @contextmanager
