@@ -10,9 +10,10 @@ import numpy as np
 from _tiny_clip import tiny_spec
 
 from vdi_core.datatypes import GroundingSplits, Query, Video
-from vdi_core.grounding.config import DataConfig, GroundingConfig, LossConfig, ModelConfig, TrainConfig, VdiConfig
+from vdi_core.grounding.config import DataConfig, GroundingConfig, LossConfig, ModelConfig, TrainConfig
 from vdi_core.sources import register_source
 from vdi_core.tasks import RunContext
+from vdi_core.vdi.settings import VdiConfig
 
 DIM = 32  # the tiny CLIP's embed_dim, so the VDI projection is the identity
 SENTENCES = ["a person opens the door.", "person quickly puts a book on the shelf.",

@@ -5,12 +5,15 @@ import pytest
 from vdi_core.backbones import BACKBONES, backbone_for, mini_image_cfgs, mini_pretrain_steps, names_on
 from vdi_core.data.manifest import load_manifest
 from vdi_core.errors import VdiError
-from vdi_core.grounding.config import BACKBONES as CONFIG_BACKBONES
+from vdi_core.grounding.config import DataConfig, GroundingConfig
 from vdi_core.mini import micro_models
 
 
 def test_the_grounding_config_accepts_exactly_the_records():
-    assert tuple(CONFIG_BACKBONES) == BACKBONES.names()
+    for name in BACKBONES.names():
+        assert GroundingConfig(data=DataConfig(backbone=name)).data.backbone == name
+    with pytest.raises(VdiError, match="data.backbone = 'vit-jont' is not allowed \\(did you mean 'vit-joint'\\?\\)"):
+        GroundingConfig(data=DataConfig(backbone="vit-jont"))
 
 
 def test_profiles_and_joint_models():

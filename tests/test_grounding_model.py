@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vdi_core.errors import VdiError
-from vdi_core.grounding.config import GroundingConfig, ModelConfig, VdiConfig
+from vdi_core.grounding.config import GroundingConfig, ModelConfig
 from vdi_core.grounding.dataset import pool_frames
 from vdi_core.grounding.model import (
     MMN,
@@ -18,6 +18,7 @@ from vdi_core.grounding.model import (
     final_scores,
 )
 from vdi_core.grounding.proposals import proposal_mask
+from vdi_core.vdi.settings import VdiConfig
 
 
 def test_pool_frames_follows_mmn_rounding_and_empty_segments():
@@ -129,7 +130,7 @@ def test_config_rejects_unknown_choices_with_did_you_mean(key, value, hint):
 
 
 def test_config_defaults_and_assumption_tags():
-    from vdi_core.grounding.config import assumptions
+    from vdi_core.resolve import assumption_values as assumptions
 
     cfg = GroundingConfig()
     vdi = cfg.vdi

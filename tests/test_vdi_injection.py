@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from vdi_core.datatypes import Video
-from vdi_core.grounding.config import VdiConfig
 from vdi_core.vdi.injection import (
     Injection,
     consistent_loss,
@@ -17,6 +16,7 @@ from vdi_core.vdi.injection import (
     spatial_dynamic_feature,
     visual_context,
 )
+from vdi_core.vdi.settings import VdiConfig
 
 
 def test_moment_segments_hand_case():
@@ -107,3 +107,25 @@ def test_injection_terms_follow_lambdas_and_validity():
     assert set(Injection(VdiConfig(lambda_vc=0.5, lambda_sd=0.0), 8, 8)(**args)) == {"vc", "n_vc"}
     assert isinstance(Injection(VdiConfig(), 8, 8).to_visual, torch.nn.Identity)
     assert isinstance(Injection(VdiConfig(), 12, 8).to_visual, torch.nn.Linear)  # separated backbone
+
+
+def test_a_registered_form_is_accepted_by_the_config_and_used(monkeypatch):
+    """Adding an injection form is its function plus one registration: the config then accepts its
+    name (no hand-kept list) and the loss calls it."""
+    from vdi_core.grounding.config import GroundingConfig
+    from vdi_core.vdi.forms import INJECTION_FORMS
+
+    calls = []
+
+    def half_form(q, target, valid, cfg):
+        calls.append(int(valid.sum()))
+        return q.sum() * 0.0 + 0.5
+
+    monkeypatch.setitem(INJECTION_FORMS._entries, "half", half_form)
+    cfg = GroundingConfig(vdi=VdiConfig(vc_form="half", lambda_sd=0.0))
+    assert cfg.vdi.vc_form == "half"
+    q = torch.randn(3, 8)
+    out = Injection(cfg.vdi, 8, 8)(q_static=q, static_valid=torch.ones(3, dtype=torch.bool), q_inject=q,
+                                   inject_valid=torch.ones(3, dtype=torch.bool), frames=torch.randn(3, 4, 8),
+                                   in_moment=torch.ones(3, 4, dtype=torch.bool), dynamic=None)
+    assert float(out["vc"]) == 0.5 and calls == [3]

@@ -1,23 +1,23 @@
 """Configuration of the `grounding` task (Tables 2-6): data, MMN model, losses, VDI, training.
 
-Defaults are MMN's Charades recipe (METHOD.md section 2) and our VDI reconstruction (section 3).
-Every field that implements an assumption carries `metadata={"assumption": "A.."}` so the
-rendered tables can list the assumptions in force. Sequences are tuples so configs hash stably.
+Defaults are MMN's Charades recipe and our VDI reconstruction (docs/REPRODUCTION_NOTES.md; the
+`vdi` section is vdi/settings.py). Every field that implements an assumption carries
+`metadata={"assumption": "A.."}` so the rendered tables can list the assumptions in force
+(resolve.assumption_fields). Sequences are tuples so configs hash stably. The allowed backbones and
+injection forms are the registered ones (vdi_core/backbones.py, vdi/forms.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 
+from ..backbones import BACKBONES
 from ..errors import VdiError, did_you_mean
+from ..vdi import settings as vdi_settings
+from ..vdi.settings import VdiConfig
 
-BACKBONES = ("vit-joint", "resnet-joint", "separated", "gt-states")  # gt-states: mini only (docs/PREMISE.md)
 TEXT_TOWERS = ("backbone", "bag-of-words")
 METHODS = ("mmn", "fixed_prior")
-INJECTION_FORMS = ("consistent", "relational")
-INJECTION_TARGETS = ("dynamic", "sentence")
-CONTEXT_QUERIES = ("static", "random_half")
-DYNAMIC_SOURCES = ("auto", "patches", "frames")
 SELECTIONS = ("best", "last")
 
 
@@ -72,21 +72,6 @@ class LossConfig:
 
 
 @dataclass
-class VdiConfig:
-    lambda_vc: float = 0.5
-    lambda_sd: float = 0.01
-    vc_form: str = _a("consistent", "A6")
-    sd_form: str = _a("relational", "A8")
-    inject_into: str = _a("dynamic", "A9")
-    context_query: str = _a("static", "A10")
-    tau_context: float = _a(0.1, "A5")
-    tau_relational: float = _a(0.1, "A6")
-    tau_spatial: float = _a(0.1, "A7")
-    dynamic_source: str = _a("auto", "A11")  # auto: patches when present, else frame differences
-    spacy_model: str = _a("en_core_web_sm", "A3")
-
-
-@dataclass
 class TrainConfig:
     epochs: int = 18
     batch_size: int = 48  # videos, each with all its sentences
@@ -100,7 +85,8 @@ class TrainConfig:
     text_lr_scale: float = _a(0.1, "A1")
     clip_grad: float = 5.0
     # Train the text tower's token embedding with the rest of it (A18); true keeps it at its
-    # pre-trained values (the 49,408-row embedding's dense AdamW update is the largest cost per step).
+    # pre-trained values (the 49,408-row embedding's dense AdamW update is the largest cost per step,
+    # docs/ENGINEERING_NOTES.md section 3).
     freeze_token_embedding: bool = _a(False, "A18")
     selection: str = _a("best", "A16")
     eval_every: int = 1
@@ -121,14 +107,10 @@ class GroundingConfig:
 
 
 _CHOICES = {
-    "data.backbone": BACKBONES,
+    "data.backbone": BACKBONES,  # gt-states: mini only (docs/PREMISE.md); the sources refuse it on paper
     "data.text_tower": TEXT_TOWERS,
     "model.method": METHODS,
-    "vdi.vc_form": INJECTION_FORMS,
-    "vdi.sd_form": INJECTION_FORMS,
-    "vdi.inject_into": INJECTION_TARGETS,
-    "vdi.context_query": CONTEXT_QUERIES,
-    "vdi.dynamic_source": DYNAMIC_SOURCES,
+    **vdi_settings.CHOICES,
     "train.selection": SELECTIONS,
     "model.clip_sentence_feature": ("eot",),
 }
@@ -140,6 +122,7 @@ def validate(cfg: GroundingConfig) -> None:
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
         if value not in choices:
+            choices = choices.names() if hasattr(choices, "names") else choices
             raise VdiError(f"grounding config: {key} = {value!r} is not allowed{did_you_mean(str(value), choices)}")
     m, t, d = cfg.model, cfg.train, cfg.data
     checks = [
@@ -162,16 +145,3 @@ def validate(cfg: GroundingConfig) -> None:
             section, name = key.split(".")
             raise VdiError(f"grounding config: {key} = {getattr(getattr(cfg, section), name)!r} {how}")
 
-
-def assumptions(cfg: GroundingConfig) -> dict[str, str]:
-    """{"A5": "vdi.tau_context=0.1", ...} for the fields tagged with an assumption."""
-    out: dict[str, list[str]] = {}
-    for sec in fields(cfg):
-        section = getattr(cfg, sec.name)
-        if not is_dataclass(section):
-            continue
-        for f in fields(section):
-            a = f.metadata.get("assumption")
-            if a:
-                out.setdefault(a, []).append(f"{sec.name}.{f.name}={getattr(section, f.name)!r}")
-    return {k: ", ".join(v) for k, v in sorted(out.items(), key=lambda kv: int(kv[0][1:]))}

@@ -11,17 +11,13 @@ text side learns from them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .forms import INJECTION_FORMS
-
-if TYPE_CHECKING:
-    from ..grounding.config import VdiConfig
+from .settings import VdiConfig
 
 
 def moment_segments(moments: torch.Tensor, durations: torch.Tensor, num_segments: int) -> torch.Tensor:
