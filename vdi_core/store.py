@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VdiError
-from .io import (
-    atomic_write_json,
-    default_mode,  # noqa: F401 (mini/build.py still imports it from here; see io.py)
-)
+from .io import atomic_write_json
 from .paths import REPO_ROOT
 
 

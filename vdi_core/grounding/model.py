@@ -1,4 +1,4 @@
-"""MMN (Wang et al., AAAI 2022) as its public code defines it (METHOD.md section 2).
+"""MMN (Wang et al., AAAI 2022) as its public code defines it (docs/REPRODUCTION_NOTES.md, MMN).
 
 Video side: FeatAvgPool (1x1 Conv1d + ReLU + AvgPool1d) -> SparseMaxPool 2D map -> masked
 proposal conv stack -> two 1x1 heads (IoU branch, contrastive branch).

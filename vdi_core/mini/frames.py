@@ -80,7 +80,7 @@ def scene_caption(rng: np.random.Generator, world: dict, scene: Scene) -> str:
                                        str(rng.choice(list(world["vocab"]["colours"]))))
         phrases.append(grammar.actor_phrase(rng, a.colour, a.shape, size=size, position=pos, verb=verb))
     # caption variants without the landmark, or with one actor only, stop a contrastive batch
-    # from being matched on the landmark alone (feasibility pitfall 4)
+    # from being matched on the landmark alone (docs/ENGINEERING_NOTES.md section 3, pitfall 4)
     if len(phrases) > 1 and rng.random() < 0.2:
         phrases = phrases[:1]
     landmark = (scene.landmark[1], scene.landmark[0]) if rng.random() < p["landmark_words"] else None

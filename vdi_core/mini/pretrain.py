@@ -7,14 +7,14 @@
   position and colour) plus a DistilBERT trained without images (masked-LM on the captions),
   with a word-level WordPiece vocabulary of the world's words, saved as a HF directory.
 
-Sizes and step counts follow TOY_FEASIBILITY.md (2 CPU cores, a few minutes in all).
+Sizes and step counts (the backbone records, vdi_core/backbones.py) follow the toy-setting measurements
+of docs/ENGINEERING_NOTES.md section 3 (2 CPU cores, a few minutes in all).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..datatypes import ModelSpec
+from ..io import atomic_write
 from . import grammar
 from .frames import FrameActor
 from .micro_models import MODEL_CFGS, TEXT_CFG, PretrainConfig, model_cfg
@@ -84,9 +85,7 @@ def _save(model, name: str, pieces: list[str], out_dir: Path, extra: dict) -> Mo
 
 
 def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, write)  # a unique temp name and the umask's mode (vdi_core/io.py)
 
 
 def new_model(name: str, seed: int, pieces: list[str]):
@@ -103,7 +102,7 @@ def train_clip(name: str, frames: np.ndarray, captions: list[str], pieces: list[
 
     model = new_model(name, seed, pieces)
     tok = compact_tokenizer(pieces, TEXT_CFG["context_length"])
-    # only a few thousand distinct captions: tokenise each once (feasibility pitfall 6)
+    # only a few thousand distinct captions: tokenise each once (docs/ENGINEERING_NOTES.md section 3, pitfall 5)
     uniq, inverse = np.unique(np.asarray(captions), return_inverse=True)
     tokens = tok(list(uniq))[torch.from_numpy(inverse)]
     batch_images = _batcher(model, frames)

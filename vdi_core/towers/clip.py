@@ -291,7 +291,7 @@ class ClipTextTower(nn.Module):
 
     def _attention_hooks(self, captured: dict) -> list:
         """Make the last block's nn.MultiheadAttention return per-head weights (open_clip asks
-        for need_weights=False) and keep them; see TOOLCHAIN.md section 3."""
+        for need_weights=False) and keep them; see docs/ENGINEERING_NOTES.md section 1."""
         mha = self.model.transformer.resblocks[-1].attn
 
         def pre(module, args, kwargs):
