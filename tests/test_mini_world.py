@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from vdi_core.errors import VdiError
+from vdi_core.mini import draw as render
 from vdi_core.mini import frames as frames_mod
-from vdi_core.mini import grammar, render
+from vdi_core.mini import grammar
 from vdi_core.mini import world as W
 from vdi_core.mini.loaders import toy_split
 

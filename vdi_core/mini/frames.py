@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import grammar, render
+from . import draw, grammar
 from .world import stream
 
 
@@ -57,11 +57,11 @@ def render_scene(world: dict, scene: Scene) -> np.ndarray:
     for a in scene.actors:
         dx, dy = grammar.MOVES[a.move] if a.move else (0, 0)
         one = lambda v: np.array([float(v)])
-        tracks.append(render.ActorTrack(a.shape, one(a.x), one(a.y), one(a.size),
+        tracks.append(draw.ActorTrack(a.shape, one(a.x), one(a.y), one(a.size),
                                         np.asarray([cols[a.colour]], dtype=np.float64), one(1.0),
                                         one(-3.0 * dx), one(-3.0 * dy)))
-    bg = render.background(np.random.default_rng(scene.bg_seed), r["size"], r["background"], r["noise"])
-    frame = render.render(bg, (scene.landmark[0], cols[scene.landmark[1]]), tracks,
+    bg = draw.background(np.random.default_rng(scene.bg_seed), r["size"], r["background"], r["noise"])
+    frame = draw.render(bg, (scene.landmark[0], cols[scene.landmark[1]]), tracks,
                           thickness=r["landmark_thickness"], trail_opacity=r["trail"])
     return frame[0]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import grammar, render
+from . import draw, grammar
 
 WORLD_TOML = Path(__file__).with_name("world.toml")
 SPLITS = ("train", "test", "novel_word", "novel_composition")
@@ -243,7 +243,7 @@ def generate_split(world: dict, split: str, seed: int, count: int | None = None)
     return scripts
 
 
-def tracks(world: dict, script: Script) -> list[render.ActorTrack]:
+def tracks(world: dict, script: Script) -> list[draw.ActorTrack]:
     """Per-frame actor states: each event changes its actor linearly over its window."""
     T, cols = world["video"]["frames"], world["vocab"]["colours"]
     t = np.arange(T, dtype=np.float64)
@@ -271,15 +271,15 @@ def tracks(world: dict, script: Script) -> list[render.ActorTrack]:
                 alpha *= p
             elif ev.action == "vanish":
                 alpha *= 1.0 - p
-        out.append(render.ActorTrack(shape, x, y, size, rgb, alpha, tdx, tdy))
+        out.append(draw.ActorTrack(shape, x, y, size, rgb, alpha, tdx, tdy))
     return out
 
 
 def render_video(world: dict, script: Script) -> np.ndarray:
     r = world["render"]
-    bg = render.background(np.random.default_rng(script.bg_seed), r["size"], r["background"], r["noise"])
+    bg = draw.background(np.random.default_rng(script.bg_seed), r["size"], r["background"], r["noise"])
     pos, colour = script.landmark
-    return render.render(bg, (pos, world["vocab"]["colours"][colour]), tracks(world, script),
+    return draw.render(bg, (pos, world["vocab"]["colours"][colour]), tracks(world, script),
                          thickness=r["landmark_thickness"], trail_opacity=r["trail"])
 
 
