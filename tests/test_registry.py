@@ -94,7 +94,7 @@ def test_the_suite_registries_list_their_entries_without_importing_torch():
                           ("open_clip", "hf", "bag-of-words"), ("vit-joint", "resnet-joint", "separated", "gt-states")])
     assert out[1] == "[]"
     assert set(TASKS.names()) >= {"grounding", "probe", "word_weights"}
-    assert INJECTION_FORMS.get("relational").__module__ == "vdi_core.vdi.injection"  # the lazy entry resolves
+    assert INJECTION_FORMS.get("relational").__module__ == "vdi_core.vdi.forms"
     assert TEXT_TOWERS.names() == ("open_clip", "hf", "bag-of-words") and "vit-joint" in BACKBONES
 
 

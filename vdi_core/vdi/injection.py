@@ -98,12 +98,7 @@ def relational_loss(q: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, 
     return (log_pt.exp() * (log_pt - log_pq)).sum(1).mean()
 
 
-def consistent_form(q, target, valid, cfg) -> torch.Tensor:  # A6 / A8 "consistent"
-    return consistent_loss(q, target, valid)
-
-
-def relational_form(q, target, valid, cfg) -> torch.Tensor:  # A6 / A8 "relational"
-    return relational_loss(q, target, valid, cfg.tau_relational)
+# The forms that name these losses (`vdi.vc_form`, `vdi.sd_form`) are registered in vdi/forms.py.
 
 
 class Injection(nn.Module):
