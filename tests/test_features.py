@@ -112,7 +112,7 @@ def test_resume_after_kill(videos, spec, tmp_path, monkeypatch):
         extract_features(list_videos(videos), out, spec, fps=3, patch_frames=4, progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["AAAAA.npz", "features.json"]
     assert list(json.loads((out / "features.json").read_text())["videos"]) == ["AAAAA"]
-    (out / ".BBBBB.999.tmp.npz").write_bytes(b"half a file")  # a kill in the middle of a write
+    (out / ".BBBBB.npz.999.tmp.npz").write_bytes(b"half a file")  # a kill mid-write (io.atomic_path's name)
 
     monkeypatch.setattr(image, "encode_frames", lambda m, f, **kw: (calls.append(len(f)), real(m, f, **kw))[1])
     calls.clear()

@@ -109,10 +109,9 @@ def cmd_stats(args) -> int:
     return 0
 
 
-def cmd_extract(args) -> int:
+def _extract_spec(args):
     from ..data.manifest import load_manifest
     from ..datatypes import ModelSpec
-    from ..features.extract import extract_features, list_videos
 
     weights = args.pretrained
     if weights == "openai":
@@ -122,14 +121,58 @@ def cmd_extract(args) -> int:
             hint = f"; OpenAI weights need QuickGELU: use {quick}" if quick in by_model else ""
             raise VdiError(f"--pretrained openai is known for {', '.join(by_model)}, not {args.model}{hint}")
         weights = str(load_manifest()[by_model[args.model]].location(_root(args)))
-    spec = ModelSpec("open_clip", args.model, config_path=args.model_config, weights=weights)
-    extract_features(list_videos(Path(args.videos)), Path(args.out), spec, fps=args.fps,
-                     patch_frames=args.patch_frames, batch_size=args.batch_size, device=args.device,
-                     progress=not args.no_progress)
+    return ModelSpec("open_clip", args.model, config_path=args.model_config, weights=weights)
+
+
+def cmd_extract(args) -> int:
+    from ..executors.run_flags import check_slurm_only
+    from ..features.extract import extract_features, list_videos
+    from ..features.shards import check_shards, missing_videos, shard_videos
+
+    check_shards(args.shards, args.shard)
+    check_slurm_only(args)
+    if args.executor == "slurm" and args.shard is not None:
+        raise VdiError("--shard K runs one shard here; with --executor slurm leave it out (all shards are submitted)")
+    spec = _extract_spec(args)
+    videos, out = list_videos(Path(args.videos)), Path(args.out)
+    settings = {"fps": args.fps, "patch_frames": args.patch_frames, "batch_size": args.batch_size,
+                "device": args.device}
+    if args.executor == "slurm":
+        return _extract_slurm(args, videos, out, spec, settings)
+    if args.shard is None:  # locally all shards at once are one run over all videos
+        extract_features(videos, out, spec, **settings, progress=not args.no_progress)
+        return 0
+    extract_features(shard_videos(videos, args.shards, args.shard), out, spec, **settings,
+                     progress=not args.no_progress, write_fingerprint=False)
+    left = len(missing_videos(videos, out))
+    print(f"shard {args.shard} of {args.shards} done; {left} of {len(videos)} videos still missing"
+          + ("" if left else "; run the command without --shard to write features.json"))
     return 0
 
 
+def _extract_slurm(args, videos, out, spec, settings) -> int:
+    import sys
+
+    from ..executors.features_slurm import submit_shards, wait_for
+    from ..executors.run_flags import slurm_options
+
+    if settings["fps"] <= 0 or settings["patch_frames"] < 0 or settings["batch_size"] < 1:  # before submitting
+        raise VdiError(f"need fps > 0, patch_frames >= 0, batch_size >= 1 (got {settings['fps']}, "
+                       f"{settings['patch_frames']}, {settings['batch_size']})")
+    record = submit_shards(videos, out, spec, settings, args.shards, slurm_options(args))
+    if not args.wait or not record:
+        return 0
+    failed = wait_for(record, videos, out, args.wait_timeout)
+    for line in failed:
+        print(line, file=sys.stderr)
+    if not failed:
+        print(f"features.json written for {len(videos)} videos -> {out}")
+    return 1 if failed else 0
+
+
 def register(subparsers) -> None:
+    from ..executors.run_flags import add_slurm_args
+
     data = subparsers.add_parser("data", help="real data of the paper profile: status, fetch, verify, stats")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     root_help = "data root (default: env VDI_DATA, else <repo>/data)"
@@ -162,6 +205,11 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="feature folder")
     p.add_argument("--root", help=root_help)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--shards", type=int, default=1,
+                   help="cut the videos into N shards (round robin over sorted ids; features/shards.py)")
+    p.add_argument("--shard", type=int, default=None, metavar="K",
+                   help="extract only shard K (0..N-1) here; features.json is written by a run without --shard")
+    add_slurm_args(p)
     p.set_defaults(func=cmd_extract)
 
 

@@ -22,10 +22,15 @@ SLURM_FLAGS = [  # (flag, option name, type, help)
 
 
 def add_executor_args(p) -> None:
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: this machine (default); slurm: one submitit job array")
+    add_slurm_args(p)
     p.add_argument("--gpus", default="", help="local: GPU indices to run on, one run per GPU at a time (e.g. 0,1,2,3)")
     p.add_argument("--runs-per-gpu", type=int, default=1, help="local with --gpus: runs sharing one GPU")
+
+
+def add_slurm_args(p) -> None:
+    """--executor and the Slurm options: shared by `vdi run` and `vdi features extract`."""
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: this machine (default); slurm: one submitit job array")
     p.add_argument("--wait", action="store_true", help="slurm: wait for the jobs, showing progress")
     p.add_argument("--wait-timeout", type=float, default=0, help="slurm --wait: give up after this many seconds")
     p.add_argument("--slurm-config", default=None,
@@ -53,6 +58,11 @@ def local_devices(args) -> list[str] | None:
 def check_local_only(args) -> None:
     if args.gpus and args.executor != "local":
         raise VdiError("--gpus is for --executor local; on Slurm use --gpus-per-run")
+    check_slurm_only(args)
+
+
+def check_slurm_only(args) -> None:
+    """The Slurm flags given with --executor local are a mistake, never silently ignored."""
     given = [flag for flag, name, _k, _h in SLURM_FLAGS if getattr(args, name) is not None]
     given += ["--sbatch"] if args.sbatch else []
     given += ["--wait"] if args.wait else []
@@ -80,11 +90,11 @@ def executor_device(args) -> str | None:
     if args.gpus:
         return "cuda"
     if args.executor == "slurm" and args.device == "auto":
-        return "cuda" if _slurm_options(args).gpus_per_run > 0 else "cpu"
+        return "cuda" if slurm_options(args).gpus_per_run > 0 else "cpu"
     return None
 
 
-def _slurm_options(args):
+def slurm_options(args):
     from .slurm import load_options
 
     cli = {name: getattr(args, name) for _f, name, _k, _h in SLURM_FLAGS}
@@ -98,7 +108,7 @@ def run_slurm(args, planned, device: str) -> tuple[int, list[str]]:
     from ..progress import PlanDisplay
     from .slurm import submit
 
-    sub = submit(planned, device, args.force, _slurm_options(args))
+    sub = submit(planned, device, args.force, slurm_options(args))
     n = len(sub.submitted)
     per_run = f" ({1000 * sub.seconds / n:.0f} ms per run)" if n else ""
     print(f"{n} submitted in {sub.seconds:.1f}s{per_run}, {len(sub.active)} already queued or running, "

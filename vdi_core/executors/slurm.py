@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -176,14 +177,21 @@ class Submission:
 
 
 def submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> Submission:
-    import shutil
+    with sbatch_errors():
+        return _submit(planned, device, force, opts, log)
 
-    from submitit.core.utils import FailedJobError
+
+@contextlib.contextmanager
+def sbatch_errors():
+    """No sbatch on PATH, or sbatch refusing a submission, is one line (also `vdi features extract`)."""
+    import shutil
 
     if shutil.which("sbatch") is None:
         raise VdiError("--executor slurm needs Slurm's sbatch on PATH; run it on a login node of the cluster")
+    from submitit.core.utils import FailedJobError
+
     try:
-        return _submit(planned, device, force, opts, log)
+        yield
     except FailedJobError as e:  # sbatch refused: bad partition/account, no controller reachable, ...
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         raise VdiError(f"sbatch refused the submission: {lines[-1] if lines else e}; check the Slurm options "

@@ -4,12 +4,15 @@ Per video: decode at `fps` (video.py), run the frozen image tower once
 (`vdi_core.towers.image.encode_frames`), write `<vid>.npz` atomically (temp file + os.replace).
 A finished video is never recomputed, so a killed run resumes where it stopped; `features.json`
 (fingerprint.py) holds the declaration and per-video hashes and is refreshed as videos finish.
+A shard (shards.py, `write_fingerprint=False`) writes only its videos' `.npz`: shards run at once,
+and features.json is written once, by a run over all videos after the last shard.
 Bad videos do not stop the run: they are listed in one error at the end, with nothing written
 for them.
 """
 
 from __future__ import annotations
 
+import glob
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +105,12 @@ def _write_npz(path: Path, arrays: dict) -> None:
     atomic_write_npz(path, arrays, compress=False)  # stored members: patches are read one by one
 
 
-def _clear_stale_tmp(out_dir: Path) -> None:
-    # Left by a run killed mid-write; never a finished video (those are renamed into place).
-    for tmp in out_dir.glob(".*.tmp.npz"):
-        tmp.unlink(missing_ok=True)
+def _clear_stale_tmp(out_dir: Path, vids: list[str]) -> None:
+    # Left by a run killed mid-write; never a finished video (those are renamed into place). Only
+    # this run's videos: another shard may be writing its own right now.
+    for vid in vids:
+        for tmp in out_dir.glob(f".{glob.escape(vid)}.npz.*.tmp.npz"):
+            tmp.unlink(missing_ok=True)
 
 
 def _check_weights(spec: ModelSpec) -> None:
@@ -118,7 +123,8 @@ def _check_weights(spec: ModelSpec) -> None:
 
 def extract_features(video_paths: list[Path], out_dir: Path, spec: ModelSpec, *, fps: float = 3.0,
                      patch_frames: int = 32, batch_size: int = 64, device: str = "cpu",
-                     progress: bool = True, log=print, flush_every: float = 30.0) -> ExtractReport:
+                     progress: bool = True, log=print, flush_every: float = 30.0,
+                     write_fingerprint: bool = True) -> ExtractReport:
     from ..towers.clip import load_clip
     from ..towers.image import encode_frames
 
@@ -130,7 +136,9 @@ def extract_features(video_paths: list[Path], out_dir: Path, spec: ModelSpec, *,
     declared = declare(spec, model, fps, patch_frames)
     stored = fpr.require_compatible(out_dir, declared)  # before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clear_stale_tmp(out_dir)
+    if not write_fingerprint:
+        fpr.claim(out_dir, declared)
+    _clear_stale_tmp(out_dir, [p.stem for p in video_paths])
     records: dict = dict(stored["videos"]) if stored else {}
     report = ExtractReport(out_dir)
     todo = []
@@ -138,11 +146,12 @@ def extract_features(video_paths: list[Path], out_dir: Path, spec: ModelSpec, *,
         vid, target = path.stem, out_dir / f"{path.stem}.npz"
         if target.is_file():
             report.resumed.append(vid)
-            if vid not in records:  # finished after the last fingerprint flush of a killed run
+            if vid not in records and write_fingerprint:  # finished after the last flush of a killed run
                 records[vid] = _record_of(target)
         else:
             todo.append(path)
-    fpr.write(out_dir, declared, records)
+    flush = fpr.write if write_fingerprint else (lambda *_: "")
+    flush(out_dir, declared, records)
 
     from tqdm import tqdm
 
@@ -169,10 +178,10 @@ def extract_features(video_paths: list[Path], out_dir: Path, spec: ModelSpec, *,
             report.extracted.append(vid)
             report.frames += int(frames.shape[0])
             if time.perf_counter() - last_flush > flush_every:
-                fpr.write(out_dir, declared, records)
+                flush(out_dir, declared, records)
                 last_flush = time.perf_counter()
     finally:  # also on Ctrl-C: what finished is recorded, the rest resumes next time
-        report.fingerprint = fpr.write(out_dir, declared, records)
+        report.fingerprint = flush(out_dir, declared, records)
         report.seconds = time.perf_counter() - start
     if report.failed:
         listed = "; ".join(f"{v}: {m}" for v, m in sorted(report.failed.items()))
