@@ -89,8 +89,9 @@ def submit_shards(videos: list[Path], out: Path, spec, settings: dict, n: int, o
                     and old_shards.get(k) not in active]
             running = [old_shards[k] for k in range(n) if old_shards.get(k) in active]
             if not todo and (old.get("finish") in active or fingerprint_complete(videos, out)):
-                log(f"nothing to submit: {len(running)} shard(s) and the finishing job queued or running"
-                    if old.get("finish") in active else f"all {len(videos)} videos extracted, features.json written")
+                log("nothing to submit: " + (f"{len(running)} shard(s) and the finishing job queued or running"
+                                             if old.get("finish") in active
+                                             else f"all {len(videos)} videos extracted, features.json written"))
                 return old
             t0 = time.time()
             ex = make_executor(state / "%j", opts)
