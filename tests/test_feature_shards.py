@@ -124,3 +124,22 @@ def test_slurm_without_sbatch_is_one_line(videos, spec, tmp_path, capsys, monkey
     assert main(args_for(videos, spec, tmp_path / "f", "--executor", "slurm", "--shards", "2")) == 2
     err = capsys.readouterr().err
     assert "--executor slurm needs Slurm's sbatch on PATH" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_requeued_shard_job_resumes_and_the_finishing_job_waits_for_every_video(videos, spec, tmp_path):
+    """The jobs of executors/features_slurm.py, called here as a Slurm node calls them."""
+    from vdi_core.executors.features_slurm import ExtractJob
+
+    paths = [str(p) for p in list_videos(videos)]
+    settings = {"fps": 3, "patch_frames": 2, "batch_size": 64, "device": "cpu"}
+    shard0 = ExtractJob(paths[0::2], str(tmp_path / "f"), spec, settings)
+    finish = ExtractJob(paths, str(tmp_path / "f"), spec, settings, finish=True)
+    assert shard0() == "2 extracted, 0 already done"
+    with pytest.raises(VdiError, match=r"1 video\(s\) have no features after all shards ended \(first: BBBBB\)"):
+        finish()
+    assert not (tmp_path / "f" / fpr.FILENAME).exists()
+    requeued = shard0.checkpoint()  # what submitit runs after a preemption or a time-out
+    assert requeued.function is shard0 and requeued.function() == "0 extracted, 2 already done"
+    ExtractJob(paths[1::2], str(tmp_path / "f"), spec, settings)()
+    whole = extract_features(list_videos(videos), tmp_path / "whole", spec, fps=3, patch_frames=2, progress=False)
+    assert finish() == whole.fingerprint == fpr.read(tmp_path / "f")["fingerprint"]

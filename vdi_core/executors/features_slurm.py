@@ -94,6 +94,9 @@ def submit_shards(videos: list[Path], out: Path, spec, settings: dict, n: int, o
                                              else f"all {len(videos)} videos extracted, features.json written"))
                 return old
             t0 = time.time()
+            # The jobs run on other nodes, maybe in another folder: every path they read is absolute.
+            spec = replace(spec, **{f: str(Path(getattr(spec, f)).expanduser().resolve())
+                                    for f in ("config_path", "weights") if getattr(spec, f)})
             ex = make_executor(state / "%j", opts)
             ex.update_parameters(job_name="vdi-features")
             strs = [str(v.resolve()) for v in videos]
@@ -115,7 +118,7 @@ def submit_shards(videos: list[Path], out: Path, spec, settings: dict, n: int, o
                       "finish": str(fin.job_id), "finish_result": str(fin.paths.result_pickle),
                       "finish_stderr": str(fin.paths.stderr), "submitted_s": round(time.time() - t0, 3)}
             atomic_write_json(state / "jobs.json", record)
-    log(f"{len(todo)} of {n} shard(s) submitted as job array {deps[0] if new else '-'}, "
+    log(f"{len(todo)} of {n} shard(s) submitted" + (f" as job array {deps[0]}" if new else "") + ", "
         f"{len(running)} already queued or running; finishing job {fin.job_id} writes features.json "
         f"(logs: {state})")
     return record
