@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def default_mode() -> int:
     """0666 less the process umask: what open() would give; mkstemp alone gives 0600."""
@@ -72,6 +70,8 @@ def atomic_write_npz(path: Path, arrays: dict, compress: bool = True) -> None:
     """An .npz `np.load` reads, written byte-for-byte reproducibly: `np.savez` stamps the clock into
     the zip entries, so the same arrays would get another sha256 on every write. `compress=False`
     stores the members as `np.savez` does (cheap to read back member by member)."""
+    import numpy as np  # here, not at the top: `vdi --help` reads JSON through this module
+
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with atomic_path(path, ".tmp.npz") as tmp, zipfile.ZipFile(tmp, "w", compression=method) as z:
         for name, value in arrays.items():
@@ -80,3 +80,20 @@ def atomic_write_npz(path: Path, arrays: dict, compress: bool = True) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = method
             z.writestr(info, buf.getvalue())
+
+
+class DuplicateKey(Exception):
+    """A JSON object names a key twice (raised by `unique_keys`)."""
+
+
+def unique_keys(pairs):
+    """json `object_pairs_hook`: a key given twice is an error, not "the last one wins" (which
+    silently changes a metric when a query or video id is repeated)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj

@@ -7,36 +7,20 @@ import json
 from pathlib import Path
 
 from ..errors import VdiError
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs):
-    """json object_pairs_hook: a key given twice is an error, not "the last one wins" (which
-    silently changes the metrics when a query id is repeated)."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
+from ..io import DuplicateKey, unique_keys
 
 
 def read_json(p: Path, what: str):
     """A JSON file as Python objects; every way it can be malformed is one VdiError line."""
     try:
         with p.open(encoding="utf-8") as f:
-            return json.load(f, object_pairs_hook=_unique_keys)
+            return json.load(f, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as e:
         raise VdiError(f"--{what} {p}: not valid JSON at line {e.lineno}, column {e.colno}: "
                        f"{e.msg}") from None
     except UnicodeDecodeError:
         raise VdiError(f"--{what} {p}: not UTF-8 text; save the file as UTF-8 JSON") from None
-    except _DuplicateKey as e:
+    except DuplicateKey as e:
         raise VdiError(f"--{what} {p}: key {e.args[0]!r} appears more than once (JSON would keep only the "
                        "last); remove the duplicate so each query id is given once") from None
     except RecursionError:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..datatypes import Query
 from ..errors import VdiError
+from ..io import DuplicateKey, unique_keys
 
 
 @dataclass
@@ -198,31 +199,16 @@ def _sentences(entry: dict, where: str, count: int) -> list[str]:
     return [s.strip() for s in sentences]
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs):
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
-
-
 def read_json_file(json_path: Path):
     """Parse an annotation JSON; malformed text, duplicate keys and absurd nesting are one line."""
     fix = "re-fetch the file with `vdi data fetch`"
     try:
-        return json.loads(Path(json_path).read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+        return json.loads(Path(json_path).read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
     except json.JSONDecodeError as e:
         raise VdiError(f"{json_path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno}); {fix}") from None
     except UnicodeDecodeError:
         raise VdiError(f"{json_path}: not UTF-8 text; {fix}") from None
-    except _DuplicateKey as e:
+    except DuplicateKey as e:
         raise VdiError(f"{json_path}: key {e.args[0]!r} appears more than once (only the last would be kept); "
                        f"{fix}") from None
     except RecursionError:

@@ -176,19 +176,23 @@ def run(cfg: ProbeConfig, ctx: RunContext) -> TaskResult:
     return TaskResult(metrics=metrics, extra=extra)
 
 
-def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
-    """Identity of the inputs: the source and model names, plus, on the paper profile, the
-    hashes of the csv and weights (the mini world's identity is its own config)."""
-    out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
+def input_fingerprint(data_cfg, ctx: RunContext) -> dict[str, str]:
+    """Identity of a CLIP-reading task's inputs (Table 1 here, Figure 1 too): the source and model
+    names, plus the paper csv/weights hashes or the mini world's and models' keys."""
+    out = {"source": f"{ctx.profile}:{data_cfg.source}", "backbone": data_cfg.backbone}
     if ctx.profile == "paper":
-        from ..data.paper_probe import input_fingerprint
+        from ..data.paper_probe import input_fingerprint as paper_inputs
 
-        out.update(input_fingerprint(cfg.data, cfg.data.source))
+        out.update(paper_inputs(data_cfg, data_cfg.source))
     else:  # a source that states its identity cheaply (the mini world's and models' keys)
-        cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
+        cheap = source_entry(ctx.profile, data_cfg.source).fingerprint
         if cheap is not None:
-            out.update(cheap(cfg.data, ctx))
+            out.update(cheap(data_cfg, ctx))
     return out
+
+
+def fingerprint(cfg: ProbeConfig, ctx: RunContext) -> dict[str, str]:
+    return input_fingerprint(cfg.data, ctx)
 
 
 TASK = Task("probe", ProbeConfig, run, fingerprint)

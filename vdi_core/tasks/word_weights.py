@@ -16,8 +16,9 @@ from ..context import RunContext
 from ..errors import VdiError, did_you_mean
 from ..pos_tagger import load_spacy as _load_spacy
 from ..pos_tagger import model_name
-from ..sources import get_source, source_entry
+from ..sources import get_source
 from . import Task, TaskResult
+from .probe import input_fingerprint
 
 GROUPS = ("noun", "verb", "other")
 POS_GROUP = {"NOUN": "noun", "PROPN": "noun", "VERB": "verb"}  # every other tag: "other"
@@ -190,16 +191,7 @@ def run(cfg: WordWeightsConfig, ctx: RunContext) -> TaskResult:
 
 
 def fingerprint(cfg: WordWeightsConfig, ctx: RunContext) -> dict[str, str]:
-    out = {"source": f"{ctx.profile}:{cfg.data.source}", "backbone": cfg.data.backbone}
-    if ctx.profile == "paper":
-        from ..data.paper_probe import input_fingerprint
-
-        out.update(input_fingerprint(cfg.data, cfg.data.source))
-    else:  # a source that states its identity cheaply (the mini world's and models' keys)
-        cheap = source_entry(ctx.profile, cfg.data.source).fingerprint
-        if cheap is not None:
-            out.update(cheap(cfg.data, ctx))
-    return out
+    return input_fingerprint(cfg.data, ctx)
 
 
 TASK = Task("word_weights", WordWeightsConfig, run, fingerprint)
