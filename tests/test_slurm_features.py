@@ -42,18 +42,21 @@ def test_two_shards_on_slurm_equal_a_local_extraction(tmp_path, slurm_cluster): 
     r = vdi()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 of 2 shard(s) submitted as job array" in r.stdout and "features.json written for 3 videos" in r.stdout
-    local = extract_features(list_videos(tmp_path / "videos"), tmp_path / "local", spec, fps=3, patch_frames=2,
-                             progress=False)
+    extract_features(list_videos(tmp_path / "videos"), tmp_path / "local", spec, fps=3, patch_frames=2,
+                     progress=False)
 
     def same_as_local():
+        # A Slurm job's process may run torch's CPU kernels with another thread count than this one,
+        # which changes float summation order (measured: up to 4.8e-7 on values ~2): equal to float
+        # precision, not bit for bit. (Mini runs pin one thread and are bit-identical.)
         for vid in VIDS:
             with np.load(out / f"{vid}.npz") as a, np.load(tmp_path / "local" / f"{vid}.npz") as b:
                 assert sorted(a.files) == sorted(b.files)
                 for name in a.files:
-                    np.testing.assert_array_equal(a[name], b[name])
-        assert json.loads((out / fpr.FILENAME).read_text())["fingerprint"] == local.fingerprint
+                    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+        return json.loads((out / fpr.FILENAME).read_text())["fingerprint"]
 
-    same_as_local()
+    written = same_as_local()
     record = json.loads((out / ".vdi-slurm" / "jobs.json").read_text())
     assert sorted(record["shards"]) == ["0", "1"] and not (out / fpr.PENDING).exists()
 
@@ -64,7 +67,7 @@ def test_two_shards_on_slurm_equal_a_local_extraction(tmp_path, slurm_cluster): 
     # features.json is written once, by the finishing job: the shards computed no fingerprint.
     assert sorted(result(j) for j in record["shards"].values()) == [
         ("success", "1 extracted, 0 already done"), ("success", "2 extracted, 0 already done")]
-    assert result(record["finish"]) == ("success", local.fingerprint)
+    assert result(record["finish"]) == ("success", written)  # the fingerprint of what the shards wrote
 
     again = vdi()
     assert again.returncode == 0 and "nothing to submit: all 3 videos extracted" in again.stdout, again.stdout
