@@ -53,6 +53,8 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
     colour, shape, box = (float(x) for x in row.strip("| ").split("|")[1:])
     assert colour > 0.5 and box > 0.8  # the nouns, far above chance (0.17, 0.25)
     assert "| vit-joint | 0.58 | 0.54 | 1.00 |" in out  # the seed-0 premise, as the mini README reports it
+    # the linear read-out of the frame feature (docs/PREMISE.md): little shape or position in it
+    assert "| vit-joint | 0.23 | 0.32 | 0.76 |" in out
     assert main(["cache", "probe", "--models", "vit-jont"]) == 2
     assert "did you mean 'vit-joint'" in capsys.readouterr().err
 

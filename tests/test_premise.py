@@ -340,3 +340,21 @@ def test_check_fails_when_a_premise_rung_stops_holding(tmp_path, isolated_store)
     rep = check([spec], "mini", tables_root=tables)
     assert any(f.startswith("premise | claim 'p2a_states_read_verbs' held in golden but is contradicted now:")
                and "verb_pairs: 0.890 < 0.9" in f for f in rep.failures), rep.failures
+
+
+def test_linear_readout_classifier_separates_what_is_there_and_nothing_else():
+    """The read-out of `vdi cache probe`: features that carry the label are read perfectly, features
+    that do not are read at chance (4 balanced classes: 0.25), so a low read-out means absent."""
+    import torch
+
+    from vdi_core.mini.probes import fit_linear
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(800) % 4
+    noise = torch.randn(800, 16, generator=gen)
+    carried = noise.clone()
+    carried[:, :4] += 5.0 * torch.nn.functional.one_hot(y, 4)
+    predict = fit_linear(carried[:400], y[:400], 4)
+    assert float((predict(carried[400:]) == y[400:]).float().mean()) > 0.97
+    predict = fit_linear(noise[:400], y[:400], 4)
+    assert abs(float((predict(noise[400:]) == y[400:]).float().mean()) - 0.25) < 0.08

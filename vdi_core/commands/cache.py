@@ -70,7 +70,7 @@ def cache_probe(args) -> int:
     """The acceptance probes of the micro-CLIPs (mini/probes.py) as markdown, building what is missing."""
     from ..errors import VdiError, did_you_mean
     from ..mini.build import MiniBuild
-    from ..mini.probes import svo_premise, zero_shot
+    from ..mini.probes import linear_readout, svo_premise, zero_shot
     from ..towers.clip import load_clip
 
     build = MiniBuild(Path(args.cache_dir))
@@ -81,18 +81,24 @@ def cache_probe(args) -> int:
             raise VdiError(f"vdi cache probe --models: '{name}' is not a micro-CLIP"
                            f"{did_you_mean(name, names_on('mini', joint=True))}")
         model, _, tokenizer = load_clip(build.clip_spec(BACKBONES[name].mini.image_model))
-        rows.append((name, zero_shot(model, tokenizer, build.world, args.count), svo_premise(model, tokenizer,
-                                                                                            build.world)))
+        rows.append((name, zero_shot(model, tokenizer, build.world, args.count),
+                     svo_premise(model, tokenizer, build.world), linear_readout(model, build.world)))
     z0 = rows[0][1]
     print(f"Zero-shot attribute retrieval on {args.count} held-out frames (chance in brackets):\n")
     print(f"| model | colour ({z0['colour_chance']:.2f}) | shape ({z0['shape_chance']:.2f}) | "
           f"box position ({z0['box_position_chance']:.2f}) |\n|---|---|---|---|")
-    for name, z, _ in rows:
+    for name, z, *_ in rows:
         print(f"| {name} | {z['colour_acc']:.2f} | {z['shape_acc']:.2f} | {z['box_position_acc']:.2f} |")
     print("\nTable 1 premise, acc(cos(s, pos) > cos(s, neg)) on 600 triplets (chance 0.50):\n")
     print("| model | subject (shape swap) | verb (opposite move) | object (box colour) |\n|---|---|---|---|")
-    for name, _, t in rows:
+    for name, _, t, _ in rows:
         print(f"| {name} | {t['subject_acc']:.2f} | {t['verb_acc']:.2f} | {t['object_acc']:.2f} |")
+    r0 = rows[0][3]
+    print("\nLinear read-out of the frame feature, one-actor frames, held out (majority class in brackets):\n")
+    print(f"| model | shape ({r0['shape_chance']:.2f}) | grid cell ({r0['cell_chance']:.2f}) | "
+          f"big / small ({r0['size_chance']:.2f}) |\n|---|---|---|---|")
+    for name, *_, r in rows:
+        print(f"| {name} | {r['shape_acc']:.2f} | {r['cell_acc']:.2f} | {r['size_acc']:.2f} |")
     return 0
 
 

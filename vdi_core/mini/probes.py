@@ -4,6 +4,9 @@
   differ in one attribute only (colour: 6 options, shape: 6, box position: 4); chance = 1/options.
 * the Table 1 premise: on SVO triplets, how often the sentence is closer to its positive frame
   than to the negative, per negative type (subject / verb / object); chance = 0.5.
+* linear read-out: what the frame feature the grounding head gets carries of a lone actor (its
+  shape, 3x3 grid cell, size class), no text involved. Zero-shot retrieval mixes what the image
+  tower sees with what the text tower binds; this separates the two (docs/PREMISE.md, P0/P2).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import torch
 
 from . import frames as frames_mod
+from . import grammar
 
 
 @torch.inference_mode()
@@ -60,3 +64,50 @@ def svo_premise(model, tokenizer, world: dict, count: int = 600) -> dict[str, fl
     win = ((pos_img * txt).sum(-1) > (neg_img * txt).sum(-1)).numpy()
     kinds = np.array([r[3] for r in rows])
     return {f"{k}_acc": float(win[kinds == k].mean()) for k in ("subject", "verb", "object")}
+
+
+def fit_linear(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 300, seed: int = 0):
+    """A standardised linear classifier, full-batch Adam; returns predict(x) -> labels."""
+    gen = torch.Generator().manual_seed(seed)
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    lin = torch.nn.Linear(x.shape[1], classes)
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) * 0.01)
+        lin.bias.zero_()
+    opt = torch.optim.Adam(lin.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(lin((x - mu) / sd), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return lambda z: lin((z - mu) / sd).argmax(1)
+
+
+READOUTS = {  # name -> (classes, label of a lone actor)
+    "shape": (lambda w: len(w["vocab"]["shapes"]), lambda w, a: w["vocab"]["shapes"].index(a.shape)),
+    "cell": (lambda w: 9, lambda w, a: (lambda r, c: 3 * r + c)(*grammar.grid_cell(a.x, a.y, w["render"]["size"]))),
+    "size": (lambda w: 2, lambda w, a: int(a.size >= sum(w["render"]["actor_size"]) / 2)),
+}
+
+
+def linear_readout(model, world: dict, train: int = 4000) -> dict[str, float]:
+    """Held-out accuracy (and chance: the majority class) of linear classifiers on the frame
+    features (the CLS path of the grounding features) of one-actor frames: the first `train` of the
+    pre-training set fit them, the held-out set scores them."""
+    from ..towers.image import encode_frames
+
+    out, sets = {}, []
+    for which, limit in (("pretrain", train), ("held_out", None)):
+        frames, _, scenes = frames_mod.pretrain_set(world, world["seed"], which)
+        lone = [i for i, s in enumerate(scenes) if len(s.actors) == 1][:limit]
+        with torch.inference_mode():
+            feats, _ = encode_frames(model, frames[lone], patch_frames=0)
+        sets.append((torch.from_numpy(feats).float(), [scenes[i].actors[0] for i in lone]))
+    (xa, aa), (xb, ab) = sets
+    for name, (classes, label) in READOUTS.items():
+        ya = torch.tensor([label(world, a) for a in aa])
+        yb = torch.tensor([label(world, a) for a in ab])
+        predict = fit_linear(xa, ya, classes(world))
+        out[f"{name}_acc"] = float((predict(xb) == yb).float().mean())
+        out[f"{name}_chance"] = float(torch.bincount(yb).max()) / len(yb)
+    return out
