@@ -87,13 +87,23 @@ def scene_caption(rng: np.random.Generator, world: dict, scene: Scene) -> str:
     return grammar.caption(phrases, landmark)
 
 
-def pretrain_set(world: dict, seed: int, which: str = "pretrain"):
-    """(frames uint8 [N, H, W, 3], captions, scenes) for `which` in {"pretrain", "held_out"}."""
+def _pretrain_scenes(world: dict, seed: int, which: str):
+    """(rng, scenes): the scenes come first in the stream, the captions after them."""
     p = world["pretrain_frames"]
     n = p["count"] if which == "pretrain" else p["held_out"]
     rng = stream(seed, which)
-    scenes = [sample_scene(rng, world, int(rng.integers(p["actors"][0], p["actors"][1] + 1)), p["trail"])
-              for _ in range(n)]
+    return rng, [sample_scene(rng, world, int(rng.integers(p["actors"][0], p["actors"][1] + 1)), p["trail"])
+                 for _ in range(n)]
+
+
+def pretrain_scenes(world: dict, seed: int, which: str = "pretrain") -> list[Scene]:
+    """The scenes of `pretrain_set`, unrendered: a caller that needs a few frames renders just those."""
+    return _pretrain_scenes(world, seed, which)[1]
+
+
+def pretrain_set(world: dict, seed: int, which: str = "pretrain"):
+    """(frames uint8 [N, H, W, 3], captions, scenes) for `which` in {"pretrain", "held_out"}."""
+    rng, scenes = _pretrain_scenes(world, seed, which)
     frames = np.stack([render_scene(world, s) for s in scenes])
     captions = [scene_caption(rng, world, s) for s in scenes]
     return frames, captions, scenes

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from . import frames as frames_mod
-from . import grammar
 
 
 @torch.inference_mode()
@@ -83,11 +82,15 @@ def fit_linear(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 300,
     return lambda z: lin((z - mu) / sd).argmax(1)
 
 
-READOUTS = {  # name -> (classes, label of a lone actor)
-    "shape": (lambda w: len(w["vocab"]["shapes"]), lambda w, a: w["vocab"]["shapes"].index(a.shape)),
-    "cell": (lambda w: 9, lambda w, a: (lambda r, c: 3 * r + c)(*grammar.grid_cell(a.x, a.y, w["render"]["size"]))),
-    "size": (lambda w: 2, lambda w, a: int(a.size >= sum(w["render"]["actor_size"]) / 2)),
-}
+def _readout_labels(world: dict, scenes) -> dict[str, tuple[int, torch.Tensor]]:
+    """name -> (classes, labels) of each frame's lone actor: shape and grid cell as the text-free
+    image tower learns them (pretrain.scene_labels), and big / small about the middle size."""
+    from .pretrain import scene_labels
+
+    labels = scene_labels(world, scenes)
+    middle = sum(world["render"]["actor_size"]) / 2
+    return {"shape": (len(world["vocab"]["shapes"]), labels["shape"]), "cell": (9, labels["cell"]),
+            "size": (2, torch.tensor([int(s.actors[0].size >= middle) for s in scenes]))}
 
 
 def linear_readout(model, world: dict, train: int = 4000) -> dict[str, float]:
@@ -96,18 +99,18 @@ def linear_readout(model, world: dict, train: int = 4000) -> dict[str, float]:
     pre-training set fit them, the held-out set scores them."""
     from ..towers.image import encode_frames
 
-    out, sets = {}, []
+    sets = []
     for which, limit in (("pretrain", train), ("held_out", None)):
-        frames, _, scenes = frames_mod.pretrain_set(world, world["seed"], which)
-        lone = [i for i, s in enumerate(scenes) if len(s.actors) == 1][:limit]
+        lone = [s for s in frames_mod.pretrain_scenes(world, world["seed"], which) if len(s.actors) == 1][:limit]
         with torch.inference_mode():
-            feats, _ = encode_frames(model, frames[lone], patch_frames=0)
-        sets.append((torch.from_numpy(feats).float(), [scenes[i].actors[0] for i in lone]))
-    (xa, aa), (xb, ab) = sets
-    for name, (classes, label) in READOUTS.items():
-        ya = torch.tensor([label(world, a) for a in aa])
-        yb = torch.tensor([label(world, a) for a in ab])
-        predict = fit_linear(xa, ya, classes(world))
+            feats, _ = encode_frames(model, np.stack([frames_mod.render_scene(world, s) for s in lone]),
+                                     patch_frames=0)
+        sets.append((torch.from_numpy(feats).float(), _readout_labels(world, lone)))
+    (xa, la), (xb, lb) = sets
+    out = {}
+    for name, (classes, ya) in la.items():
+        yb = lb[name][1]
+        predict = fit_linear(xa, ya, classes)
         out[f"{name}_acc"] = float((predict(xb) == yb).float().mean())
         out[f"{name}_chance"] = float(torch.bincount(yb).max()) / len(yb)
     return out
