@@ -23,10 +23,10 @@ def test_the_grounding_config_accepts_exactly_the_records():
 
 
 def test_profiles_and_joint_models():
-    assert names_on("mini") == ("vit-joint", "resnet-joint", "separated", "gt-states")
+    assert names_on("mini") == ("vit-joint", "resnet-joint", "separated", "gt-states", "gt-states-static")
     assert names_on("paper") == ("vit-joint", "resnet-joint", "separated")
     assert names_on("mini", joint=True) == names_on("paper", joint=True) == ("vit-joint", "resnet-joint")
-    assert BACKBONES["gt-states"].profiles == ("mini",)
+    assert BACKBONES["gt-states"].profiles == BACKBONES["gt-states-static"].profiles == ("mini",)
     with pytest.raises(VdiError, match="'gt-states' is not provided by the paper profile \\(only on mini\\)"):
         backbone_for("gt-states", "paper")
     with pytest.raises(VdiError, match="unknown backbone 'vit-jont' \\(did you mean 'vit-joint'\\?\\)"):

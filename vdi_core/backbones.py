@@ -115,8 +115,13 @@ register_backbone(Backbone(
                     patch_grid=None),
 ))
 register_backbone(Backbone(
-    "gt-states", "the toy world's ground-truth states as features (premise rung P2a, mini/states.py); "
-                 "text from vit-joint",
+    "gt-states", "the toy world's ground-truth states and their per-frame change as features (premise "
+                 "ladder, mini/states.py); text from vit-joint",
+    mini=MiniSide(None, "vit-joint", patches=False, joint=False, text_backbone="vit-joint"),
+))
+register_backbone(Backbone(
+    "gt-states-static", "the toy world's ground-truth states alone, what a perfect frame feature could hold "
+                        "(premise rung P2a, mini/states.py); text from vit-joint",
     mini=MiniSide(None, "vit-joint", patches=False, joint=False, text_backbone="vit-joint"),
 ))
 

@@ -51,8 +51,8 @@ def mask_words(sentence: str, words) -> str:
 
 
 def videos(build: MiniBuild, backbone: str, split: str, patch_frames: int, masked=()) -> list[Video]:
-    if backbone == states_mod.BACKBONE:
-        feats = {"global": states_mod.split_states(build, split)}
+    if backbone in states_mod.VARIANTS:
+        feats = {"global": states_mod.split_states(build, split, backbone)}
     else:
         feats = build.features(backbone, split, patch_frames)
         check_video_count(len(feats["global"]), [s.vid for s in build.splits()[split]],
@@ -110,8 +110,8 @@ def grounding_fingerprint(data_cfg, ctx) -> dict[str, str]:
     """What `grounding` will return as identity, from world.toml's hash alone (nothing is built)."""
     build = MiniBuild(ctx.cache_dir, log=ctx.log)
     backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
-    if backbone == states_mod.BACKBONE:
-        data = f"{states_mod.fingerprint(build)}-{train_split}-{eval_split}"
+    if backbone in states_mod.VARIANTS:
+        data = f"{states_mod.fingerprint(build, backbone)}-{train_split}-{eval_split}"
     else:
         pf = build.patch_frames_for(backbone, patch_frames)
         data = f"mini-{build.key}-{backbone}-p{pf}-{train_split}-{eval_split}"
@@ -132,7 +132,7 @@ def grounding_prebuild(data_cfgs, ctx) -> list[BuildJob]:
     for data_cfg in data_cfgs:
         backbone, patch_frames, train_split, eval_split = _grounding_names(data_cfg)
         bow = getattr(data_cfg, "text_tower", "backbone") == "bag-of-words"
-        if backbone == states_mod.BACKBONE:
+        if backbone in states_mod.VARIANTS:
             if not bow:
                 wanted.setdefault((_text_backbone(backbone), patch_frames), set())
             continue

@@ -1,10 +1,16 @@
-"""Ground-truth state features (`data.backbone = "gt-states"`): the premise ladder's rung P2a.
+"""Ground-truth state features: the premise ladder's rung P2a and its diagnostic twin.
 
 Instead of a micro-CLIP's frame features, each frame is described by what the world knows it shows
 (`world.tracks`): for every colour word and every shape word, one channel group holding that word's
-presence and the presence-weighted x, y and size of the actor(s) it names, then the per-frame
-change of those four (the velocity: a verb of this world *is* such a change), then the landmark's
-colour and edge as one-hot channels. A turn moves presence from the old colour's channels to the
+presence and the presence-weighted x, y and size of the actor(s) it names, then (`gt-states` only)
+the per-frame change of those four, then the landmark's colour and edge as one-hot channels.
+
+- `gt-states-static` (rung P2a): the states alone. This is all a frame feature could ever hold, a
+  perfect snapshot of one frame, so it asks whether the head can read a verb, which in this world
+  is a change between a moment's start and its end, from snapshots.
+- `gt-states`: the states plus their per-frame change (the velocity). No single frame holds it, so
+  no image tower can supply it; the row shows what the head reads when the change is handed to it
+  (measured: docs/PREMISE.md, "The head cannot compare a moment's start and end"). A turn moves presence from the old colour's channels to the
 new one's as the rendered RGB moves. Word channels, not per-actor slots, tie a name to its motion
 (slots could not, measured: docs/ENGINEERING_NOTES.md section 4).
 
@@ -25,6 +31,8 @@ from . import world as world_mod
 from .build import MiniBuild, _atomic_npz
 
 BACKBONE = "gt-states"
+# backbone name -> whether the per-frame change channels are included
+VARIANTS = {"gt-states": True, "gt-states-static": False}
 # Bump when a change here alters the features (it is part of the data fingerprint).
 STATES_VERSION = "1"
 STATE_FIELDS = ("presence", "x", "y", "size")
@@ -33,11 +41,12 @@ STATE_FIELDS = ("presence", "x", "y", "size")
 VELOCITY_SCALE = 16.0
 
 
-def channel_names(world: dict) -> list[str]:
+def channel_names(world: dict, change: bool = True) -> list[str]:
     """The name of every feature channel, in order."""
     words = list(world["vocab"]["colours"]) + list(world["vocab"]["shapes"])
     names = [f"{w}.{f}" for w in words for f in STATE_FIELDS]
-    names += [f"{w}.d{f}" for w in words for f in STATE_FIELDS]
+    if change:
+        names += [f"{w}.d{f}" for w in words for f in STATE_FIELDS]
     names += [f"box.{c}" for c in world["vocab"]["colours"]]
     names += [f"box.{p}" for p in world["vocab"]["landmark_positions"]]
     return names
@@ -58,8 +67,8 @@ def colour_weights(world: dict, script: world_mod.Script, actor: int) -> np.ndar
     return w
 
 
-def script_states(world: dict, script: world_mod.Script) -> np.ndarray:
-    """[T, len(channel_names(world))] float32 state features of one video."""
+def script_states(world: dict, script: world_mod.Script, change: bool = True) -> np.ndarray:
+    """[T, len(channel_names(world, change))] float32 state features of one video."""
     T, S = world["video"]["frames"], float(world["render"]["size"])
     colours, shapes = list(world["vocab"]["colours"]), list(world["vocab"]["shapes"])
     words = len(colours) + len(shapes)
@@ -76,27 +85,29 @@ def script_states(world: dict, script: world_mod.Script) -> np.ndarray:
     box = np.zeros(len(colours) + len(world["vocab"]["landmark_positions"]))
     box[colours.index(colour)] = 1.0
     box[len(colours) + list(world["vocab"]["landmark_positions"]).index(position)] = 1.0
-    out = np.concatenate([state.reshape(T, -1), velocity.reshape(T, -1), np.tile(box, (T, 1))], axis=1)
+    parts = [state.reshape(T, -1)] + ([velocity.reshape(T, -1)] if change else []) + [np.tile(box, (T, 1))]
+    out = np.concatenate(parts, axis=1)
     return out.astype(np.float32)
 
 
-def states_path(build: MiniBuild, split: str) -> Path:
-    return build.root / "features" / f"{BACKBONE}-v{STATES_VERSION}" / f"{split}.npz"
+def states_path(build: MiniBuild, split: str, backbone: str = BACKBONE) -> Path:
+    return build.root / "features" / f"{backbone}-v{STATES_VERSION}" / f"{split}.npz"
 
 
-def fingerprint(build: MiniBuild) -> str:
+def fingerprint(build: MiniBuild, backbone: str = BACKBONE) -> str:
     """The identity of the features: the world's cache key (every world.toml value) and this code."""
-    return f"mini-{build.key}-{BACKBONE}-v{STATES_VERSION}"
+    return f"mini-{build.key}-{backbone}-v{STATES_VERSION}"
 
 
-def split_states(build: MiniBuild, split: str) -> np.ndarray:
+def split_states(build: MiniBuild, split: str, backbone: str = BACKBONE) -> np.ndarray:
     """[N, T, D] float32 state features of a split's videos, computed once and cached."""
-    path = states_path(build, split)
+    path = states_path(build, split, backbone)
     if not path.exists():
         t0 = time.time()
-        arrays = np.stack([script_states(build.world, s) for s in build.splits()[split]])
+        change = VARIANTS[backbone]
+        arrays = np.stack([script_states(build.world, s, change) for s in build.splits()[split]])
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_npz(path, states=arrays)
-        build._record(f"features {BACKBONE} {split}", time.time() - t0)
+        build._record(f"features {backbone} {split}", time.time() - t0)
     with np.load(path) as z:
         return z["states"]
