@@ -328,8 +328,8 @@ def test_check_fails_when_a_premise_rung_stops_holding(tmp_path, isolated_store)
     made = {"mmn_test": (28.0, 0.55, 0.62), "mmn_novel_word": (21.0, 0.52, 0.60), "upper_test": (50.0, 0.80, 0.70),
             "upper_novel_word": (35.0, 0.78, 0.65), "upper_novel_word_masked": (30.0, 0.77, 0.55),
             "mmn_novel_word_masked": (20.0, 0.52, 0.55), "gt_states_test": (90.0, 0.95, 0.90),
-            "gt_static_test": (85.0, 0.92, 0.85), "gt_static_difference_map_test": (86.0, 0.93, 0.85),
-            "upper_difference_map_test": (50.0, 0.80, 0.70)}
+            "gt_static_test": (85.0, 0.92, 0.85), "gt_static_mmn_map_test": (40.0, 0.70, 0.60),
+            "upper_mmn_map_test": (40.0, 0.65, 0.65)}
     assert set(made) == {p.row for p in planned}
     store = RunStore(results_root(), "mini")
 
