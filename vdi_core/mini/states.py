@@ -10,9 +10,11 @@ the per-frame change of those four, then the landmark's colour and edge as one-h
   is a change between a moment's start and its end, from snapshots.
 - `gt-states`: the states plus their per-frame change (the velocity). No single frame holds it, so
   no image tower can supply it; the row shows what the head reads when the change is handed to it
-  (measured: docs/PREMISE.md, "The head cannot compare a moment's start and end"). A turn moves presence from the old colour's channels to the
-new one's as the rendered RGB moves. Word channels, not per-actor slots, tie a name to its motion
-(slots could not, measured: docs/ENGINEERING_NOTES.md section 4).
+  (measured: docs/PREMISE.md, "The head cannot compare a moment's start and end").
+
+A turn moves presence from the old colour's channels to the new one's as the rendered RGB moves.
+Word channels, not per-actor slots, tie a name to its motion (slots could not, measured:
+docs/ENGINEERING_NOTES.md section 4).
 
 A diagnostic row, not a paper row: if the same MMN head and text side cannot read the verbs from
 these, the head, the recipe or the text side is the limit, not the features. There are no patch
