@@ -102,7 +102,7 @@ def tiny(tmp_path, monkeypatch):
 def test_gt_states_source_caches_tags_and_masks(tiny):
     splits = sources.grounding(_Data(), tiny)
     build = build_mod.MiniBuild(tiny.cache_dir, log=lambda s: None)
-    assert states.states_path(build, "novel_word").is_file()
+    assert states.states_path(build, "novel_word", "gt-states").is_file()
     assert splits.feature_dim == len(states.channel_names(build.world))
     static = sources.grounding(_Data(backbone="gt-states-static"), tiny)
     assert static.feature_dim == len(states.channel_names(build.world, change=False)) < splits.feature_dim

@@ -32,8 +32,7 @@ import numpy as np
 from . import world as world_mod
 from .build import MiniBuild, _atomic_npz
 
-BACKBONE = "gt-states"
-# backbone name -> whether the per-frame change channels are included
+# backbone name (vdi_core/backbones.py) -> whether the per-frame change channels are included
 VARIANTS = {"gt-states": True, "gt-states-static": False}
 # Bump when a change here alters the features (it is part of the data fingerprint).
 STATES_VERSION = "1"
@@ -82,26 +81,27 @@ def script_states(world: dict, script: world_mod.Script, change: bool = True) ->
         presence = word_w * track.alpha[:, None]  # [T, words]
         per_field = np.stack([np.ones(T), track.x / S, track.y / S, track.size / S], axis=1)  # [T, 4]
         state += presence[:, :, None] * per_field[:, None, :]
-    velocity = np.diff(state, axis=0, prepend=state[:1]) * VELOCITY_SCALE
+    parts = [state.reshape(T, -1)]
+    if change:
+        parts.append((np.diff(state, axis=0, prepend=state[:1]) * VELOCITY_SCALE).reshape(T, -1))
     position, colour = script.landmark
     box = np.zeros(len(colours) + len(world["vocab"]["landmark_positions"]))
     box[colours.index(colour)] = 1.0
     box[len(colours) + list(world["vocab"]["landmark_positions"]).index(position)] = 1.0
-    parts = [state.reshape(T, -1)] + ([velocity.reshape(T, -1)] if change else []) + [np.tile(box, (T, 1))]
-    out = np.concatenate(parts, axis=1)
+    out = np.concatenate(parts + [np.tile(box, (T, 1))], axis=1)
     return out.astype(np.float32)
 
 
-def states_path(build: MiniBuild, split: str, backbone: str = BACKBONE) -> Path:
+def states_path(build: MiniBuild, split: str, backbone: str) -> Path:
     return build.root / "features" / f"{backbone}-v{STATES_VERSION}" / f"{split}.npz"
 
 
-def fingerprint(build: MiniBuild, backbone: str = BACKBONE) -> str:
+def fingerprint(build: MiniBuild, backbone: str) -> str:
     """The identity of the features: the world's cache key (every world.toml value) and this code."""
     return f"mini-{build.key}-{backbone}-v{STATES_VERSION}"
 
 
-def split_states(build: MiniBuild, split: str, backbone: str = BACKBONE) -> np.ndarray:
+def split_states(build: MiniBuild, split: str, backbone: str) -> np.ndarray:
     """[N, T, D] float32 state features of a split's videos, computed once and cached."""
     path = states_path(build, split, backbone)
     if not path.exists():
