@@ -74,6 +74,25 @@ def test_video_change_keeps_the_models(tmp_path):
     assert tiny_build(tmp_path, tiny_world(noise=5.0)).model_key != a.model_key
 
 
+def test_architecture_change_moves_the_model_key(tmp_path, monkeypatch):
+    # a cached model is rebuilt from its cached config: an edited architecture (here the ViT's head
+    # width, which keeps every weight's shape) must move the key, else the edit is silently ignored
+    a = tiny_build(tmp_path)
+    vit = copy.deepcopy(micro_models.MODEL_CFGS["vit-joint"])
+    vit["vision_cfg"]["head_width"] = 16
+    monkeypatch.setitem(micro_models.MODEL_CFGS, "vit-joint", vit)
+    b = tiny_build(tmp_path)
+    assert b.model_key != a.model_key and b.key != a.key
+    assert b.model_fingerprint("vit-joint") != a.model_fingerprint("vit-joint")
+    monkeypatch.undo()
+    assert tiny_build(tmp_path).model_key == a.model_key
+    monkeypatch.setitem(micro_models.TEXT_CFG, "layers", 3)
+    assert tiny_build(tmp_path).model_key != a.model_key
+    monkeypatch.undo()
+    monkeypatch.setitem(micro_models.BERT_CFG, "n_layers", 3)
+    assert tiny_build(tmp_path).model_key != a.model_key
+
+
 def test_world_does_not_depend_on_the_run_seed(tmp_path):
     # the key has no run seed in it: runs with seeds 0, 1, 2 share one world
     assert "seed" not in repr(TINY_PRETRAIN)

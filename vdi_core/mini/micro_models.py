@@ -15,6 +15,14 @@ from ..backbones import mini_image_cfgs, mini_pretrain_steps
 # vocab_size is set per world by model_cfg: the micro-CLIPs use a compact vocabulary (A18)
 TEXT_CFG = {"context_length": 24, "width": 64, "heads": 2, "layers": 2}
 MODEL_CFGS = mini_image_cfgs()  # micro-model -> open_clip image config (embed_dim, vision_cfg)
+# the "separated" text encoder's DistilBERT (mini/text_encoder.py)
+BERT_CFG = {"dim": 64, "hidden_dim": 128, "n_layers": 2, "n_heads": 2, "max_position_embeddings": 64}
+
+
+def architectures() -> dict:
+    """Every micro-model's architecture, for the model cache key: a cached model was built from its
+    cached config, so an edited architecture that did not move the key would be silently ignored."""
+    return {"clip_image": MODEL_CFGS, "clip_text": TEXT_CFG, "separated_text": BERT_CFG}
 
 
 def model_cfg(name: str, pieces: list[str]) -> dict:

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 
 from . import grammar
+from .micro_models import BERT_CFG
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-BERT_CFG = {"dim": 64, "hidden_dim": 128, "n_layers": 2, "n_heads": 2, "max_position_embeddings": 64}
 
 
 def vocabulary(world: dict) -> list[str]:
