@@ -46,7 +46,7 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
     from vdi_core.cli import main
     from vdi_core.mini.build import default_cache_dir
 
-    assert main(["cache", "probe", "--models", "vit-joint", "--count", "250",
+    assert main(["cache", "probe", "--models", "vit-joint", "--count", "250", "--verb-backbones", "vit-joint",
                  "--cache-dir", str(default_cache_dir())]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| vit-joint |"))
@@ -55,6 +55,12 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
     assert "| vit-joint | 0.58 | 0.54 | 1.00 |" in out  # the seed-0 premise, as the mini README reports it
     # the linear read-out of the frame feature (docs/PREMISE.md): little shape or position in it
     assert "| vit-joint | 0.23 | 0.32 | 0.76 |" in out
+    # the verb read-out (docs/PREMISE.md): appear / turn are read, the four moves at about chance
+    assert ("| backbone | all | appear | grow | move_down | move_left | move_right | move_up | shrink | turn | "
+            "vanish |") in out
+    assert "| vit-joint | 0.49 | 0.89 | 0.69 | 0.17 | 0.22 | 0.15 | 0.18 | 0.60 | 0.80 | 0.68 |" in out
+    assert main(["cache", "probe", "--models", "vit-joint", "--verb-backbones", "gt-state-static"]) == 2
+    assert "did you mean 'gt-states-static'" in capsys.readouterr().err
     assert main(["cache", "probe", "--models", "vit-jont"]) == 2
     assert "did you mean 'vit-joint'" in capsys.readouterr().err
 

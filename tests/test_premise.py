@@ -370,3 +370,57 @@ def test_linear_readout_classifier_separates_what_is_there_and_nothing_else():
     assert float((predict(carried[400:]) == y[400:]).float().mean()) > 0.97
     predict = fit_linear(noise[:400], y[:400], 4)
     assert abs(float((predict(noise[400:]) == y[400:]).float().mean()) - 0.25) < 0.08
+
+
+def _videos_with_changes(n: int, visible: bool, seed: int):
+    """Videos of 16 noise frames, two queries each; with `visible`, a query's verb shifts the frame
+    features from its moment's first frame on by +/- 6 along its own axis (grow: +axis 0, shrink: -axis 0,
+    appear: +axis 1, vanish: -axis 1), as the toy world's verbs change a state between start and end."""
+    import numpy as np
+
+    from vdi_core.datatypes import Query, Video
+
+    rng = np.random.default_rng(seed)
+    signs = {"grow": (0, 6.0), "shrink": (0, -6.0), "appear": (1, 6.0), "vanish": (1, -6.0)}
+    out = []
+    for i in range(n):
+        x = rng.standard_normal((16, 8)).astype(np.float32)
+        queries = []
+        for k, (start, end) in enumerate(((2, 6), (9, 13))):
+            verb = list(signs)[(2 * i + k) % 4]
+            if visible:
+                axis, step = signs[verb]
+                x[start:, axis] += step
+            queries.append(Query(f"v{i}#{k}", verb, (start * 0.5, end * 0.5), actor="actor0", verb=verb))
+        out.append(Video(f"v{i}", 8.0, x, None, queries))
+    return out
+
+
+def test_moment_changes_take_the_frames_around_the_moment():
+    """Hand-made: frame t holds the value t, so a moment of frames 2..5 (1.0-3.0 s at 2 fps) reads
+    frame 6 minus frame 1; a moment from 0 s reads from frame 0, one to the end reads the last frame."""
+    import numpy as np
+
+    from vdi_core.datatypes import Query, Video
+    from vdi_core.mini.probes import moment_changes
+
+    frames = np.repeat(np.arange(8, dtype=np.float32)[:, None], 3, axis=1)
+    v = Video("v", 4.0, frames, None, [Query("a", "s", (1.0, 3.0), verb="grow"),
+                                        Query("b", "s", (0.0, 1.0), verb="shrink"),
+                                        Query("c", "s", (2.5, 4.0), verb="grow")])
+    x, verbs = moment_changes([v])
+    assert x[:, 0].tolist() == [6 - 1, 2 - 0, 7 - 4] and verbs == ["grow", "shrink", "grow"]
+
+
+def test_verb_readout_reads_visible_changes_and_nothing_else():
+    """The verb read-out of `vdi cache probe`: verbs that change the features are read (nearly)
+    perfectly, features that do not change are read at chance (4 balanced verbs: 0.25)."""
+    from vdi_core.mini.probes import verb_readout
+
+    seen = verb_readout(_videos_with_changes(120, True, 0), _videos_with_changes(60, True, 1))
+    assert seen["acc"] > 0.95 and seen["chance"] == 0.25
+    assert set(seen) == {"acc", "chance", "acc_appear", "acc_grow", "acc_shrink", "acc_vanish"}
+    blind = verb_readout(_videos_with_changes(120, False, 0), _videos_with_changes(60, False, 1))
+    assert abs(blind["acc"] - 0.25) < 0.12
+    again = verb_readout(_videos_with_changes(120, False, 0), _videos_with_changes(60, False, 1))
+    assert again == blind  # seeded: the same features give the same numbers

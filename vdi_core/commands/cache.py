@@ -67,7 +67,8 @@ def cache_clear(args) -> int:
 
 
 def cache_probe(args) -> int:
-    """The acceptance probes of the micro-CLIPs (mini/probes.py) as markdown, building what is missing."""
+    """The acceptance probes of the micro-CLIPs and the verb read-out of the mini backbones
+    (mini/probes.py) as markdown, building what is missing."""
     from ..errors import VdiError, did_you_mean
     from ..mini.build import MiniBuild
     from ..mini.probes import linear_readout, svo_premise, zero_shot
@@ -75,6 +76,11 @@ def cache_probe(args) -> int:
 
     build = MiniBuild(Path(args.cache_dir))
     names = args.models.split(",")
+    verb_backbones = [b for b in args.verb_backbones.split(",") if b]
+    for name in verb_backbones:  # checked before minutes of building, not after
+        if name not in names_on("mini"):
+            raise VdiError(f"vdi cache probe --verb-backbones: '{name}' is not a mini backbone"
+                           f"{did_you_mean(name, names_on('mini'))}")
     rows = []
     for name in names:
         if name not in names_on("mini", joint=True):
@@ -99,7 +105,24 @@ def cache_probe(args) -> int:
           f"big / small ({r0['size_chance']:.2f}) |\n|---|---|---|---|")
     for name, *_, r in rows:
         print(f"| {name} | {r['shape_acc']:.2f} | {r['cell_acc']:.2f} | {r['size_acc']:.2f} |")
+    if verb_backbones:
+        _print_verb_readout(build, verb_backbones)
     return 0
+
+
+def _print_verb_readout(build, backbones: list[str]) -> None:
+    """The verb read-out table (mini/probes.py): per backbone, the held-out accuracy and per verb."""
+    from ..mini.loaders import videos
+    from ..mini.probes import verb_readout
+
+    results = [(b, verb_readout(videos(build, b, "train", 32), videos(build, b, "test", 32))) for b in backbones]
+    verbs = sorted(k[4:] for k in results[0][1] if k.startswith("acc_"))
+    print(f"\nVerb read-out: each test query's verb from the change of the frame feature over its moment, "
+          f"MLP fitted on the train queries (majority class {results[0][1]['chance']:.2f}):\n")
+    print("| backbone | all | " + " | ".join(verbs) + " |\n|---|---|" + "---|" * len(verbs))
+    for name, r in results:
+        print(f"| {name} | {r['acc']:.2f} | " + " | ".join(f"{r.get('acc_' + v, float('nan')):.2f}" for v in verbs)
+              + " |")
 
 
 def register(subparsers) -> None:
@@ -109,8 +132,9 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     for name, fn, text in (("info", cache_info, "list cached worlds, their sizes and build times"),
                            ("clear", cache_clear, "delete cached worlds (rebuilt on the next run)"),
-                           ("probe", cache_probe, "did the micro-CLIPs learn the nouns? zero-shot probes on "
-                                                  "held-out frames (builds the models if missing)")):
+                           ("probe", cache_probe, "did the micro-CLIPs learn the nouns, and do the frame features "
+                                                  "carry the verbs? probes on held-out frames and test "
+                                                  "moments (builds what is missing)")):
         q = sub.add_parser(name, help=text)
         q.add_argument("--cache-dir", default=str(default_cache),
                        help="cache directory (default: $VDI_CACHE or <repo>/.cache)")
@@ -120,5 +144,8 @@ def register(subparsers) -> None:
             q.add_argument("--models", default=",".join(names_on("mini", joint=True)),
                            help="comma-separated micro-CLIPs")
             q.add_argument("--count", type=int, default=1000, help="held-out frames for zero-shot retrieval")
+            q.add_argument("--verb-backbones", default="vit-joint,resnet-joint,separated,gt-states-static",
+                           help="comma-separated mini backbones for the verb read-out ('' skips it); "
+                                "gt-states-static is its ceiling")
         q.set_defaults(func=fn)
 

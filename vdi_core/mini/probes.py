@@ -7,6 +7,10 @@
 * linear read-out: what the frame feature the grounding head gets carries of a lone actor (its
   shape, 3x3 grid cell, size class), no text involved. Zero-shot retrieval mixes what the image
   tower sees with what the text tower binds; this separates the two (docs/PREMISE.md, P0/P2).
+* verb read-out: what the grounding features carry of each moment's verb, head and text side aside:
+  a small MLP reads a query's verb from the change of the frame feature over its moment, fitted on
+  the train videos' queries and scored on the test videos' (any mini backbone, ground-truth states
+  included: the ceiling). It ranks the towers as their grounding rows' verb pairs do (P2).
 """
 
 from __future__ import annotations
@@ -113,4 +117,52 @@ def linear_readout(model, world: dict, train: int = 4000) -> dict[str, float]:
         predict = fit_linear(xa, ya, classes)
         out[f"{name}_acc"] = float((predict(xb) == yb).float().mean())
         out[f"{name}_chance"] = float(torch.bincount(yb).max()) / len(yb)
+    return out
+
+
+def moment_changes(videos) -> tuple[torch.Tensor, list[str]]:
+    """[Q, d] the frame feature just after each query's moment minus the one just before it (a verb
+    of the toy world is a change between the two), and the queries' verbs."""
+    changes, verbs = [], []
+    for v in videos:
+        T = len(v.frames)
+        for q in v.queries:
+            first = int(round(q.moment[0] * T / v.duration))
+            after = int(round(q.moment[1] * T / v.duration))  # the moment's end is exclusive
+            changes.append(v.frames[min(after, T - 1)] - v.frames[max(first - 1, 0)])
+            verbs.append(q.verb)
+    return torch.from_numpy(np.stack(changes)).float(), verbs
+
+
+def fit_mlp(x: torch.Tensor, y: torch.Tensor, classes: int, hidden: int = 256, steps: int = 200, seed: int = 0):
+    """A standardised one-hidden-layer classifier, full-batch Adam; returns predict(x) -> labels.
+    Non-linear, because a verb is a signed change of one actor's state, which a frame feature need not
+    hold along one direction."""
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
+                                  torch.nn.Linear(hidden, classes))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(net((x - mu) / sd), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return lambda z: net((z - mu) / sd).argmax(1)
+
+
+def verb_readout(train_videos, test_videos) -> dict[str, float]:
+    """Held-out accuracy of reading each query's verb from `moment_changes`, the majority-class
+    rate, and the accuracy per verb (`acc_<verb>`)."""
+    xa, va = moment_changes(train_videos)
+    xb, vb = moment_changes(test_videos)
+    verbs = sorted(set(va))
+    ya = torch.tensor([verbs.index(v) for v in va])
+    yb = torch.tensor([verbs.index(v) if v in verbs else -1 for v in vb])
+    predict = fit_mlp(xa, ya, len(verbs))
+    with torch.no_grad():
+        hit = predict(xb) == yb
+    out = {"acc": float(hit.float().mean()), "chance": float(torch.bincount(yb[yb >= 0]).max()) / len(yb)}
+    out.update({f"acc_{v}": float(hit[yb == k].float().mean()) for k, v in enumerate(verbs) if (yb == k).any()})
     return out
