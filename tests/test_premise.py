@@ -410,6 +410,11 @@ def test_moment_changes_take_the_frames_around_the_moment():
                                         Query("c", "s", (2.5, 4.0), verb="grow")])
     x, verbs = moment_changes([v])
     assert x[:, 0].tolist() == [6 - 1, 2 - 0, 7 - 4] and verbs == ["grow", "shrink", "grow"]
+    from vdi_core.errors import VdiError
+
+    v.queries.append(Query("untagged", "s", (1.0, 2.0)))  # real data: no verb tag
+    with pytest.raises(VdiError, match="query untagged has no verb tag"):
+        moment_changes([v])
 
 
 def test_verb_readout_reads_visible_changes_and_nothing_else():

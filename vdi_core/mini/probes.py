@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import VdiError
 from . import frames as frames_mod
 
 
@@ -127,6 +128,9 @@ def moment_changes(videos) -> tuple[torch.Tensor, list[str]]:
     for v in videos:
         T = len(v.frames)
         for q in v.queries:
+            if q.verb is None:
+                raise VdiError(f"verb read-out: query {q.qid} has no verb tag; only the mini world's sources "
+                               "tag their queries with a verb (datatypes.Query.verb)")
             first = int(round(q.moment[0] * T / v.duration))
             after = int(round(q.moment[1] * T / v.duration))  # the moment's end is exclusive
             changes.append(v.frames[min(after, T - 1)] - v.frames[max(first - 1, 0)])
