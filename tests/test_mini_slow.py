@@ -58,7 +58,12 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
     # the verb read-out (docs/PREMISE.md): appear / turn are read, the four moves at about chance
     assert ("| backbone | all | appear | grow | move_down | move_left | move_right | move_up | shrink | turn | "
             "vanish |") in out
-    assert "| vit-joint | 0.49 | 0.89 | 0.69 | 0.17 | 0.22 | 0.15 | 0.18 | 0.60 | 0.80 | 0.68 |" in out
+    # Seed-0 values as docs/PREMISE.md reports them; an MLP fitted on float16 features moves a query or two
+    # between builds (CI measured grow 0.71 / shrink 0.59), so each cell is checked to 0.03.
+    cells = next(line for line in out.splitlines()[::-1] if line.startswith("| vit-joint |")).strip("| ").split("|")
+    got = [float(x) for x in cells[1:]]
+    assert got == pytest.approx([0.49, 0.89, 0.69, 0.17, 0.22, 0.15, 0.18, 0.60, 0.80, 0.68], abs=0.03)
+    assert max(got[3:7]) < 0.3 < min(got[1], got[8])  # the moves at about chance, appear / turn read
     assert main(["cache", "probe", "--models", "vit-joint", "--verb-backbones", "gt-state-static"]) == 2
     assert "did you mean 'gt-states-static'" in capsys.readouterr().err
     assert main(["cache", "probe", "--models", "vit-jont"]) == 2
