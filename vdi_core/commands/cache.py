@@ -112,10 +112,12 @@ def cache_probe(args) -> int:
 
 def _print_verb_readout(build, backbones: list[str]) -> None:
     """The verb read-out table (mini/probes.py): per backbone, the held-out accuracy and per verb."""
+    from ..grounding.config import DataConfig
     from ..mini.loaders import videos
     from ..mini.probes import verb_readout
 
-    results = [(b, verb_readout(videos(build, b, "train", 32), videos(build, b, "test", 32))) for b in backbones]
+    k = DataConfig().patch_frames  # the grounding rows' features, so the cached ones are read
+    results = [(b, verb_readout(videos(build, b, "train", k), videos(build, b, "test", k))) for b in backbones]
     verbs = sorted(k[4:] for k in results[0][1] if k.startswith("acc_"))
     print(f"\nVerb read-out: each test query's verb from the change of the frame feature over its moment, "
           f"MLP fitted on the train queries (majority class {results[0][1]['chance']:.2f}):\n")

@@ -73,18 +73,23 @@ def svo_premise(model, tokenizer, world: dict, count: int = 600) -> dict[str, fl
 def fit_linear(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 300, seed: int = 0):
     """A standardised linear classifier, full-batch Adam; returns predict(x) -> labels."""
     gen = torch.Generator().manual_seed(seed)
-    mu, sd = x.mean(0), x.std(0) + 1e-6
     lin = torch.nn.Linear(x.shape[1], classes)
     with torch.no_grad():
         lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) * 0.01)
         lin.bias.zero_()
-    opt = torch.optim.Adam(lin.parameters(), lr=1e-2)
+    return _train(lin, x, y, steps, torch.optim.Adam(lin.parameters(), lr=1e-2))
+
+
+def _train(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, opt):
+    """Full-batch cross-entropy on the standardised features; returns predict(z) -> labels."""
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    xs = (x - mu) / sd
     for _ in range(steps):
-        loss = torch.nn.functional.cross_entropy(lin((x - mu) / sd), y)
+        loss = torch.nn.functional.cross_entropy(net(xs), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return lambda z: lin((z - mu) / sd).argmax(1)
+    return lambda z: net((z - mu) / sd).argmax(1)
 
 
 def _readout_labels(world: dict, scenes) -> dict[str, tuple[int, torch.Tensor]]:
@@ -142,18 +147,11 @@ def fit_mlp(x: torch.Tensor, y: torch.Tensor, classes: int, hidden: int = 256, s
     """A standardised one-hidden-layer classifier, full-batch Adam; returns predict(x) -> labels.
     Non-linear, because a verb is a signed change of one actor's state, which a frame feature need not
     hold along one direction."""
-    mu, sd = x.mean(0), x.std(0) + 1e-6
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
                                   torch.nn.Linear(hidden, classes))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    for _ in range(steps):
-        loss = torch.nn.functional.cross_entropy(net((x - mu) / sd), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return lambda z: net((z - mu) / sd).argmax(1)
+    return _train(net, x, y, steps, torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4))
 
 
 def verb_readout(train_videos, test_videos) -> dict[str, float]:
