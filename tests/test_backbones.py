@@ -47,7 +47,7 @@ def test_mini_records_are_what_pretrain_builds():
     assert micro_models.MODEL_CFGS == mini_image_cfgs()
     assert micro_models.model_cfg("vit-joint", ["a</w>", "b</w>"])["text_cfg"]["vocab_size"] == 5
     assert micro_models.PretrainConfig().steps == mini_pretrain_steps() == {
-        "vit-joint": 500, "resnet-joint": 400, "separated-image": 250, "separated-text": 300}
+        "vit-joint": 1000, "resnet-joint": 400, "separated-image": 250, "separated-text": 300}
     for name in names_on("mini"):
         side = BACKBONES[name].mini
         assert side.image_model is None or side.image_model in side.pretrain_steps

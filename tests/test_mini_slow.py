@@ -25,10 +25,11 @@ def test_micro_clip_learned_the_nouns(vit):
 
     world, model, tok = vit
     acc = zero_shot(model, tok, world)
-    # measured at seed 0 (compact vocabulary, A18): colour 0.70, box position 0.88, shape 0.22
-    # (chance 0.17 / 0.25 / 0.17); shape misses the 2x-chance rung P0 (see the mini README)
+    # measured at seed 0: colour 0.70, shape 0.22, the actor's grid cell 0.55, box position 0.40
+    # (chance 0.17 / 0.17 / 0.11 / 0.25); shape misses the 2x-chance rung P0 (docs/PREMISE.md)
     assert acc["colour_acc"] > 3 * acc["colour_chance"]  # 0.5
-    assert acc["box_position_acc"] > 0.8
+    assert acc["position_acc"] > 4 * acc["position_chance"]  # 0.44: captions that always place the actors
+    assert acc["box_position_acc"] > acc["box_position_chance"] + 0.1
 
 
 def test_verbs_stay_near_chance_while_nouns_do_not(vit):
@@ -36,10 +37,10 @@ def test_verbs_stay_near_chance_while_nouns_do_not(vit):
 
     world, model, tok = vit
     acc = svo_premise(model, tok, world)
-    # measured: subject 0.58, verb 0.54, object 1.00
-    assert acc["object_acc"] > 0.9
+    # measured: subject 0.64, verb 0.42, object 0.70
+    assert acc["object_acc"] > 0.65 and acc["subject_acc"] > 0.6
     assert acc["verb_acc"] < 0.6
-    assert acc["object_acc"] - acc["verb_acc"] > 0.3
+    assert acc["object_acc"] - acc["verb_acc"] > 0.2
 
 
 def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
@@ -50,20 +51,20 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
                  "--cache-dir", str(default_cache_dir())]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| vit-joint |"))
-    colour, shape, box = (float(x) for x in row.strip("| ").split("|")[1:])
-    assert colour > 0.5 and box > 0.8  # the nouns, far above chance (0.17, 0.25)
-    assert "| vit-joint | 0.58 | 0.54 | 1.00 |" in out  # the seed-0 premise, as the mini README reports it
-    # the linear read-out of the frame feature (docs/PREMISE.md): little shape or position in it
-    assert "| vit-joint | 0.23 | 0.32 | 0.76 |" in out
-    # the verb read-out (docs/PREMISE.md): appear / turn are read, the four moves at about chance
+    colour, shape, position, box = (float(x) for x in row.strip("| ").split("|")[1:])
+    assert colour > 0.5 and position > 0.44  # the nouns, far above chance (0.17, 0.11)
+    assert "| vit-joint | 0.64 | 0.42 | 0.70 |" in out  # the seed-0 premise, as docs/PREMISE.md reports it
+    # the linear read-out of the frame feature (docs/PREMISE.md): where a lone actor is, little shape
+    assert "| vit-joint | 0.27 | 0.77 | 0.79 |" in out
+    # the verb read-out (docs/PREMISE.md): every verb read, the four moves included
     assert ("| backbone | all | appear | grow | move_down | move_left | move_right | move_up | shrink | turn | "
             "vanish |") in out
     # Seed-0 values as docs/PREMISE.md reports them; an MLP fitted on float16 features moves a query or two
     # between builds (CI measured grow 0.71 / shrink 0.59), so each cell is checked to 0.03.
     cells = next(line for line in out.splitlines()[::-1] if line.startswith("| vit-joint |")).strip("| ").split("|")
     got = [float(x) for x in cells[1:]]
-    assert got == pytest.approx([0.49, 0.89, 0.69, 0.17, 0.22, 0.15, 0.18, 0.60, 0.80, 0.68], abs=0.03)
-    assert max(got[3:7]) < 0.3 < min(got[1], got[8])  # the moves at about chance, appear / turn read
+    assert got == pytest.approx([0.73, 0.65, 0.81, 0.72, 0.74, 0.62, 0.74, 0.78, 0.83, 0.71], abs=0.03)
+    assert min(got[3:7]) > 0.5  # the moves, at chance (0.15-0.22) in the first world's micro-ViT
     assert main(["cache", "probe", "--models", "vit-joint", "--verb-backbones", "gt-state-static"]) == 2
     assert "did you mean 'gt-states-static'" in capsys.readouterr().err
     assert main(["cache", "probe", "--models", "vit-jont"]) == 2

@@ -17,7 +17,7 @@ from vdi_core.mini.loaders import toy_split
 # the shipped world.toml at seed 0. Update ONLY when world.toml or the generator changes on
 # purpose (and bump build.CODE_VERSION with it); a change on another machine is a bug.
 VIDEO_SHA = "066a575fc6fb5afa1b89ec1700eb2851435f0d7e98344665ecb321d51e1e8dae"
-FRAMES_SHA = "4bf346d77297360980566e2eabd4a1fbf583835266a367f920d0bad5b8393737"
+FRAMES_SHA = "a3f4b2e5103008cacaebb2253bb31e31778e77c79642bb0ab5b9684f86ab0618"
 
 
 @pytest.fixture(scope="module")

@@ -277,6 +277,10 @@ def test_premise_spec():
     ids = {r.id for r in spec.rows}
     assert {"mmn_test", "mmn_novel_word", "upper_test", "upper_novel_word", "upper_novel_word_masked",
             "gt_states_test", "gt_static_test"} <= ids
+    # P2a is the upper bound's head and text side on other features: only the features differ
+    rows = {r.id: dict(r.overrides) for r in spec.rows}
+    strip = lambda o: {k: v for k, v in o.items() if k != "data.backbone"}  # noqa: E731
+    assert strip(rows["gt_static_test"]) == rows["upper_test"] and rows["gt_static_test"]["data.backbone"]
     # the baselines are the very runs of Table 6 and Table 2 (one stored result serves both)
     premise = {p.row: p.key for p in plan(spec, "mini", seeds=1)}
     t6 = {p.row: p.key for p in plan(find_spec("table6"), "mini", seeds=1)}
@@ -329,7 +333,8 @@ def test_check_fails_when_a_premise_rung_stops_holding(tmp_path, isolated_store)
             "upper_novel_word": (35.0, 0.78, 0.65), "upper_novel_word_masked": (30.0, 0.77, 0.55),
             "mmn_novel_word_masked": (20.0, 0.52, 0.55), "gt_states_test": (90.0, 0.95, 0.90),
             "gt_static_test": (85.0, 0.92, 0.85), "gt_static_mmn_map_test": (40.0, 0.70, 0.60),
-            "upper_mmn_map_test": (40.0, 0.65, 0.65)}
+            "upper_mmn_map_test": (40.0, 0.65, 0.65), "bow_test": (45.0, 0.75, 0.70),
+            "mmn_head_rate_test": (45.0, 0.78, 0.72)}
     assert set(made) == {p.row for p in planned}
     store = RunStore(results_root(), "mini")
 

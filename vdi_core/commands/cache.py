@@ -92,9 +92,11 @@ def cache_probe(args) -> int:
     z0 = rows[0][1]
     print(f"Zero-shot attribute retrieval on {args.count} held-out frames (chance in brackets):\n")
     print(f"| model | colour ({z0['colour_chance']:.2f}) | shape ({z0['shape_chance']:.2f}) | "
-          f"box position ({z0['box_position_chance']:.2f}) |\n|---|---|---|---|")
+          f"position ({z0['position_chance']:.2f}) | box position ({z0['box_position_chance']:.2f}) |\n"
+          "|---|---|---|---|---|")
     for name, z, *_ in rows:
-        print(f"| {name} | {z['colour_acc']:.2f} | {z['shape_acc']:.2f} | {z['box_position_acc']:.2f} |")
+        print(f"| {name} | {z['colour_acc']:.2f} | {z['shape_acc']:.2f} | {z['position_acc']:.2f} | "
+              f"{z['box_position_acc']:.2f} |")
     print("\nTable 1 premise, acc(cos(s, pos) > cos(s, neg)) on 600 triplets (chance 0.50):\n")
     print("| model | subject (shape swap) | verb (opposite move) | object (box colour) |\n|---|---|---|---|")
     for name, _, t, _ in rows:

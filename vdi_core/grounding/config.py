@@ -82,7 +82,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     freeze_text_epochs: int = _a(4, "A1")
     switch_epoch: int = 7
-    text_lr_scale: float = _a(0.1, "A1")
+    text_lr_scale: float = _a(0.1, "A1, A20")  # the mini profile sets 0.012 (A20)
     clip_grad: float = 5.0
     # Train the text tower's token embedding with the rest of it (A18); true keeps it at its
     # pre-trained values (the 49,408-row embedding's dense AdamW update is the largest cost per step,

@@ -1,7 +1,9 @@
 """Acceptance probes of the micro-CLIPs on held-out frames (never seen in pre-training).
 
 * zero-shot attribute retrieval: for each frame, pick among captions of its first actor that
-  differ in one attribute only (colour: 6 options, shape: 6, box position: 4); chance = 1/options.
+  differ in one attribute only (colour: 6 options, shape: 6, the actor's 3x3 grid cell: 9, box
+  position: 4); chance = 1/options. P0 asks colour, shape and the actor's cell (where things are,
+  what L^sd's patch differences and the moves need) to be read at 2x chance.
 * the Table 1 premise: on SVO triplets, how often the sentence is closer to its positive frame
   than to the negative, per negative type (subject / verb / object); chance = 0.5.
 * linear read-out: what the frame feature the grounding head gets carries of a lone actor (its
@@ -20,6 +22,7 @@ import torch
 
 from ..errors import VdiError
 from . import frames as frames_mod
+from . import grammar
 
 
 @torch.inference_mode()
@@ -33,14 +36,17 @@ def _encode(model, tokenizer, frames: np.ndarray, texts: list[str]):
 
 
 def zero_shot(model, tokenizer, world: dict, count: int = 1000) -> dict[str, float]:
-    """Accuracy (and chance) of picking the right colour / shape / box position of actor 0."""
+    """Accuracy (and chance) of picking the right colour / shape / grid cell / box position of actor 0."""
     frames, _, scenes = frames_mod.pretrain_set(world, world["seed"], "held_out")
     frames, scenes = frames[:count], scenes[:count]
     colours, shapes = list(world["vocab"]["colours"]), world["vocab"]["shapes"]
-    positions = world["vocab"]["landmark_positions"]
+    positions, size = world["vocab"]["landmark_positions"], world["render"]["size"]
+    cells = sorted(grammar.POSITION_WORDS)
     probes = {
         "colour": (colours, lambda s, v: f"a {v} {s.actors[0].shape}", lambda s: s.actors[0].colour),
         "shape": (shapes, lambda s, v: f"a {s.actors[0].colour} {v}", lambda s: s.actors[0].shape),
+        "position": (cells, lambda s, v: f"a {s.actors[0].colour} {s.actors[0].shape} {grammar.POSITION_WORDS[v]}",
+                     lambda s: grammar.grid_cell(s.actors[0].x, s.actors[0].y, size)),
         "box_position": (positions, lambda s, v: f"a {s.actors[0].colour} {s.actors[0].shape} near the "
                                                  f"{s.landmark[1]} box on the {v}", lambda s: s.landmark[0]),
     }
