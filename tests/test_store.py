@@ -104,3 +104,28 @@ def test_killed_write_leaves_no_partial_json(tmp_path):
     assert not target.exists()
     store = RunStore(tmp_path / "results", "mini")
     assert store.load("abc") is None and not store.path("abc").exists()
+
+
+def test_git_commit_marks_code_changes_dirty_but_not_rendered_tables(tmp_path, monkeypatch):
+    """A run's provenance says "+dirty" when the checkout's code differs from HEAD; the rendered
+    tables are outputs (`vdi run premise` rewrites tables/mini/premise.md before `vdi run all`)."""
+    import shutil
+
+    from vdi_core import store as store_mod
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "t.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "y")
+    monkeypatch.setattr(store_mod, "REPO_ROOT", tmp_path)
+    clean = store_mod.git_commit()
+    assert len(clean) == 10 and "+" not in clean
+    (tmp_path / "tables" / "t.md").write_text("new\n")
+    assert store_mod.git_commit() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert store_mod.git_commit() == clean + "+dirty"

@@ -111,8 +111,10 @@ def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5)
+        # the rendered tables are outputs, not inputs: `vdi run premise` then `vdi run all` on a clean
+        # checkout would otherwise mark every run of the second command "+dirty"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!tables"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return "unknown"
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
