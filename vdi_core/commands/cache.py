@@ -74,18 +74,20 @@ def cache_probe(args) -> int:
     from ..mini.probes import linear_readout, svo_premise, zero_shot
     from ..towers.clip import load_clip
 
+    def checked(flag: str, value: str, allowed, what: str) -> list[str]:
+        names = [n for n in value.split(",") if n]
+        for name in names:  # every name is checked before minutes of building, not after
+            if name not in allowed:
+                raise VdiError(f"vdi cache probe {flag}: '{name}' is not {what}{did_you_mean(name, allowed)}")
+        return names
+
+    names = checked("--models", args.models, names_on("mini", joint=True), "a micro-CLIP")
+    if not names:
+        raise VdiError(f"vdi cache probe --models: name at least one of {', '.join(names_on('mini', joint=True))}")
+    verb_backbones = checked("--verb-backbones", args.verb_backbones, names_on("mini"), "a mini backbone")
     build = MiniBuild(Path(args.cache_dir))
-    names = args.models.split(",")
-    verb_backbones = [b for b in args.verb_backbones.split(",") if b]
-    for name in verb_backbones:  # checked before minutes of building, not after
-        if name not in names_on("mini"):
-            raise VdiError(f"vdi cache probe --verb-backbones: '{name}' is not a mini backbone"
-                           f"{did_you_mean(name, names_on('mini'))}")
     rows = []
     for name in names:
-        if name not in names_on("mini", joint=True):
-            raise VdiError(f"vdi cache probe --models: '{name}' is not a micro-CLIP"
-                           f"{did_you_mean(name, names_on('mini', joint=True))}")
         model, _, tokenizer = load_clip(build.clip_spec(BACKBONES[name].mini.image_model))
         rows.append((name, zero_shot(model, tokenizer, build.world, args.count),
                      svo_premise(model, tokenizer, build.world), linear_readout(model, build.world)))
@@ -118,9 +120,10 @@ def _print_verb_readout(build, backbones: list[str]) -> None:
     from ..mini.loaders import videos
     from ..mini.probes import verb_readout
 
-    k = DataConfig().patch_frames  # the grounding rows' features, so the cached ones are read
-    results = [(b, verb_readout(videos(build, b, "train", k), videos(build, b, "test", k))) for b in backbones]
-    verbs = sorted(k[4:] for k in results[0][1] if k.startswith("acc_"))
+    patch_frames = DataConfig().patch_frames  # the grounding rows' features, so the cached ones are read
+    results = [(b, verb_readout(videos(build, b, "train", patch_frames), videos(build, b, "test", patch_frames)))
+               for b in backbones]
+    verbs = sorted(key[4:] for key in results[0][1] if key.startswith("acc_"))
     print(f"\nVerb read-out: each test query's verb from the change of the frame feature over its moment, "
           f"MLP fitted on the train queries (majority class {results[0][1]['chance']:.2f}):\n")
     print("| backbone | all | " + " | ".join(verbs) + " |\n|---|---|" + "---|" * len(verbs))
