@@ -111,7 +111,7 @@ def _readout_labels(world: dict, scenes) -> dict[str, tuple[int, torch.Tensor]]:
 
 def linear_readout(model, world: dict, train: int = 4000) -> dict[str, float]:
     """Held-out accuracy (and chance: the majority class) of linear classifiers on the frame
-    features (the CLS path of the grounding features) of one-actor frames: the first `train` of the
+    features (the global frame feature the grounding head gets) of one-actor frames: the first `train` of the
     pre-training set fit them, the held-out set scores them."""
     from ..towers.image import encode_frames
 
