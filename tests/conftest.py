@@ -36,3 +36,13 @@ def isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("VDI_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("VDI_CACHE", str(tmp_path / "cache"))
     return tmp_path
+
+
+@pytest.fixture
+def splits(tmp_path):
+    """The small synthetic grounding splits (tests/grounding_support.py), served to every run."""
+    from grounding_support import make_splits, use_splits
+
+    s = make_splits(tmp_path)
+    use_splits(s)
+    return s

@@ -15,13 +15,6 @@ from vdi_core.grounding.trainer import CHECKPOINT
 from vdi_core.tasks import grounding as grounding_task
 
 
-@pytest.fixture
-def splits(tmp_path):
-    s = make_splits(tmp_path)
-    use_splits(s)
-    return s
-
-
 def _run(cfg, tmp, seed=0, **kw):
     return grounding_task.run(cfg, make_ctx(tmp, seed=seed, **kw))
 

@@ -5,18 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_config, use_splits
+from grounding_support import Killed, kill_after, make_ctx, tiny_config
 
 from vdi_core import predictions
 from vdi_core.cli import main
 from vdi_core.tasks import grounding as grounding_task
-
-
-@pytest.fixture
-def splits(tmp_path):
-    s = make_splits(tmp_path)
-    use_splits(s)
-    return s
 
 
 def _run(cfg, tmp, seed=0, **kw):
