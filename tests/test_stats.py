@@ -78,6 +78,11 @@ def test_seeds_needed_hand_case():
     assert seeds_needed(a, np.zeros_like(a)) == 7
     assert seeds_needed(a[:1], np.zeros_like(a[:1])) is None  # one seed: no seed variance to go on
     assert seeds_needed(a, a) is None  # no effect
+    # a claimed margin of 0.05 leaves an effect of 0.05 to clear: t_{n-1} < sqrt(n) / 2 first at
+    # n = 18 (t_17 = 2.110 < 2.121; t_16 = 2.120 > 2.062); 0.1 below a margin of 0.2 is as far from
+    # settled as 0.1 above 0
+    assert seeds_needed(a, np.zeros_like(a), margin=0.05) == 18
+    assert seeds_needed(a, np.zeros_like(a), margin=0.2) == 7
     # a shared per-query effect whose noise alone exceeds the effect: seeds cannot settle it
     u = np.tile(np.random.default_rng(0).normal(0, 1.0, 40), (3, 1))
     assert seeds_needed(a + u - u.mean(), np.zeros_like(a)) is None

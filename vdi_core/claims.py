@@ -277,7 +277,7 @@ def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot, margin: fl
     (a, scale), (b, _) = oa, ob
     diff, lo, hi = stats.paired_diff_ci(a, b, n_boot=n_boot, scale=scale)
     verdict = stats.verdict(lo - margin, hi - margin)  # a claimed margin shifts what "holds" means
-    needed = stats.seeds_needed(a, b) if verdict == stats.UNDECIDED else None
+    needed = stats.seeds_needed(a, b, margin=margin / scale) if verdict == stats.UNDECIDED else None
     return Comparison(**means, verdict=verdict, diff=diff, lo=lo, hi=hi, seeds_needed=needed, seeds=len(seeds))
 
 

@@ -85,10 +85,12 @@ def verdict(lo: float, hi: float, margin: float = 0.0) -> str:
     return UNDECIDED
 
 
-def seeds_needed(a, b, level: float = 0.95, max_seeds: int = 1000) -> int | None:
+def seeds_needed(a, b, level: float = 0.95, max_seeds: int = 1000, *, margin: float = 0.0) -> int | None:
     """A rough count of seeds (on the same eval queries) that would settle the claim if the
     observed effect D were the truth: the smallest S' with
-        t_{S'-1} * sqrt(s_u^2/Q + (s_v^2 + s_w^2/Q) / S') < |D|,
+        t_{S'-1} * sqrt(s_u^2/Q + (s_v^2 + s_w^2/Q) / S') < |D - margin|,
+    `margin` in the raw units of a and b (a claim "a exceeds b by more than m" is settled when the
+    interval clears m, not 0),
     the variance components estimated as in paired_diff_ci (a normal approximation of the
     difference, with the t quantile the interval would use for S' seeds). None when it cannot be
     said: fewer than 2 seeds (no seed variance to go on), no observed effect, or the queries'
@@ -97,7 +99,7 @@ def seeds_needed(a, b, level: float = 0.95, max_seeds: int = 1000) -> int | None
     a, b = _as_2d(a, "a"), _as_2d(b, "b")
     d = a - b
     s_count, q_count = d.shape
-    effect = abs(float(d.mean()))
+    effect = abs(float(d.mean()) - margin)
     if s_count < 2 or effect == 0.0:
         return None
     ms_seed, ms_query, ms_res = _mean_squares(d)
