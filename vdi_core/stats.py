@@ -93,7 +93,7 @@ def seeds_needed(a, b, level: float = 0.95, max_seeds: int = 1000, *, margin: fl
     interval clears m, not 0),
     the variance components estimated as in paired_diff_ci (a normal approximation of the
     difference, with the t quantile the interval would use for S' seeds). None when it cannot be
-    said: fewer than 2 seeds (no seed variance to go on), no observed effect, or the queries'
+    said: fewer than 2 seeds (no seed variance to go on), an effect exactly at the margin, or the queries'
     shared noise s_u^2/Q alone too large (more seeds would not settle it); max_seeds + 1 means
     "more than max_seeds"."""
     a, b = _as_2d(a, "a"), _as_2d(b, "b")

@@ -81,9 +81,10 @@ def cache_probe(args) -> int:
                 raise VdiError(f"vdi cache probe {flag}: '{name}' is not {what}{did_you_mean(name, allowed)}")
         return names
 
-    names = checked("--models", args.models, names_on("mini", joint=True), "a micro-CLIP")
+    clips = names_on("mini", joint=True)
+    names = checked("--models", args.models, clips, "a micro-CLIP")
     if not names:
-        raise VdiError(f"vdi cache probe --models: name at least one of {', '.join(names_on('mini', joint=True))}")
+        raise VdiError(f"vdi cache probe --models: name at least one of {', '.join(clips)}")
     verb_backbones = checked("--verb-backbones", args.verb_backbones, names_on("mini"), "a mini backbone")
     build = MiniBuild(Path(args.cache_dir))
     rows = []
