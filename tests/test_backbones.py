@@ -23,9 +23,13 @@ def test_the_grounding_config_accepts_exactly_the_records():
 
 
 def test_profiles_and_joint_models():
-    assert names_on("mini") == ("vit-joint", "resnet-joint", "separated", "gt-states", "gt-states-static")
+    assert names_on("mini") == ("vit-joint", "vit-joint-linear", "resnet-joint", "separated", "gt-states",
+                                "gt-states-static")
     assert names_on("paper") == ("vit-joint", "resnet-joint", "separated")
-    assert names_on("mini", joint=True) == names_on("paper", joint=True) == ("vit-joint", "resnet-joint")
+    assert names_on("paper", joint=True) == ("vit-joint", "resnet-joint")
+    assert names_on("mini", joint=True) == ("vit-joint", "vit-joint-linear", "resnet-joint")
+    with pytest.raises(VdiError, match="'vit-joint-linear' is not provided by the paper profile \\(only on mini\\)"):
+        backbone_for("vit-joint-linear", "paper")
     assert BACKBONES["gt-states"].profiles == BACKBONES["gt-states-static"].profiles == ("mini",)
     with pytest.raises(VdiError, match="'gt-states' is not provided by the paper profile \\(only on mini\\)"):
         backbone_for("gt-states", "paper")
@@ -47,7 +51,8 @@ def test_mini_records_are_what_pretrain_builds():
     assert micro_models.MODEL_CFGS == mini_image_cfgs()
     assert micro_models.model_cfg("vit-joint", ["a</w>", "b</w>"])["text_cfg"]["vocab_size"] == 5
     assert micro_models.PretrainConfig().steps == mini_pretrain_steps() == {
-        "vit-joint": 1000, "resnet-joint": 400, "separated-image": 250, "separated-text": 300}
+        "vit-joint": 1000, "vit-joint-linear": 1000, "resnet-joint": 400, "separated-image": 250,
+        "separated-text": 300}
     for name in names_on("mini"):
         side = BACKBONES[name].mini
         assert side.image_model is None or side.image_model in side.pretrain_steps

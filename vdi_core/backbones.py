@@ -85,24 +85,36 @@ def register_backbone(b: Backbone) -> Backbone:
 
 _DISTILBERT = ("distilbert_config", "distilbert_weights", "distilbert_vocab", "distilbert_tokenizer_config")
 
+# The micro-ViT: 2 layers, width 64, 16 tokens (a 4x4 grid, the patch features of VDI's L^sd), the
+# frame feature the mean of the 16 projected tokens (pool_type "avg": a CLS token with two attention
+# hops read a lone actor's grid cell 0.77 against 0.86 and the verbs 0.73 against 0.79, seed 0; docs/PREMISE.md,
+# "Mean-pooled patches"). 1,000 pre-training steps: with captions that always place and size the
+# actors (world.toml) the moves need them (docs/PREMISE.md, "The second world").
+_VIT_CFG = {"layers": 2, "width": 64, "head_width": 32, "pool_type": "avg"}
+
 register_backbone(Backbone(
     "vit-joint", "CLIP ViT: frame, patch and text features in one space (the paper's Joint, A1)",
-    # patch 8 at 32 px: a 4x4 patch grid (16 patch tokens for the spatial-dynamics loss). 1,000
-    # steps, not 500: with captions that always place and size the actors (world.toml) the verb
-    # read-out of its features goes 0.56 -> 0.73 and the four moves 0.25-0.39 -> 0.62-0.74 (seed 0;
-    # docs/PREMISE.md, "The second world"); at 500 steps the moves stay near chance.
-    # pool_type "avg": the frame feature is the mean of the 16 projected patch tokens, not a CLS token
-    # that two layers give two attention hops to gather the frame. Read-out of a lone actor's grid cell
-    # 0.77 -> 0.86, verb read-out 0.73 -> 0.79 (seed 0); the premise ladder's upper bound 0.792 -> 0.803
-    # verb pairs over 3 seeds, its baseline 0.703 -> 0.662 (docs/PREMISE.md, "Mean-pooled patches").
-    # The paper profile's CLIP keeps its CLS token: this is the micro-ViT's design, not the method's.
+    # A21: the tokens come from a convolutional trunk (ViT-hybrid, towers/stems.py): CLIP's ResNet stem
+    # and three stages of width 8 read the frame at 64 px down to the 4x4 grid. With a linear patch
+    # embedding (vit-joint-linear, below) an 8-12 px actor falls across up to four 8-px patches and
+    # the tower never learns shape (zero-shot 0.23, chance 0.17: P0 fails); with the trunk, seed 0:
+    # shape 0.61, grid cell 0.65, verb read-out 0.86 (docs/PREMISE.md, "A convolutional trunk").
+    # The paper profile's CLIP ViT-B/32 keeps its linear patches: this is the micro-ViT's design.
     mini=MiniSide("vit-joint", "vit-joint", patches=True, joint=True,
-                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64,
-                                                             "head_width": 32, "patch_size": 8,
-                                                             "pool_type": "avg"}},
+                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 64, "patch_size": 16, **_VIT_CFG},
+                             "stem": {"width": 8, "stages": 3}},
                   pretrain_steps={"vit-joint": 1000}),
     paper=PaperSide("clip", "ViT-B-32-quickgelu", "clip_vit_b32_openai", "open_clip", ("clip_vit_b32_openai",),
                     feature_dim=512, patch_grid=(7, 7)),
+))
+register_backbone(Backbone(
+    "vit-joint-linear", "the micro-ViT with CLIP's linear patch embedding (patch 8 at 32 px): A21 off, "
+                        "mini only; its features carry no shape (P0)",
+    # the shipped micro-ViT until A21; the same 4x4 grid, width, depth, pooling and pre-training.
+    # Its text tower is its own (pre-trained with it), so a row on it changes both sides.
+    mini=MiniSide("vit-joint-linear", "vit-joint-linear", patches=True, joint=True,
+                  image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 32, "patch_size": 8, **_VIT_CFG}},
+                  pretrain_steps={"vit-joint-linear": 1000}),
 ))
 register_backbone(Backbone(
     "resnet-joint", "CLIP ResNet (Table 6's 'ResNet backbone provided by CLIP', A17)",

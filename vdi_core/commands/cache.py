@@ -149,8 +149,9 @@ def register(subparsers) -> None:
         if name == "clear":
             q.add_argument("--stale", action="store_true", help="keep the current world, remove the others")
         if name == "probe":
-            q.add_argument("--models", default=",".join(names_on("mini", joint=True)),
-                           help="comma-separated micro-CLIPs")
+            q.add_argument("--models", default="vit-joint,resnet-joint",
+                           help="comma-separated micro-CLIPs (any of: " + ", ".join(names_on("mini", joint=True))
+                                + "; each one not built yet is pre-trained first)")
             q.add_argument("--count", type=int, default=1000, help="held-out frames for zero-shot retrieval")
             q.add_argument("--verb-backbones", default="vit-joint,resnet-joint,separated,gt-states-static",
                            help="comma-separated mini backbones for the verb read-out ('' skips it); "

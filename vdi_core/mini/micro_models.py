@@ -27,8 +27,15 @@ def architectures() -> dict:
 
 def model_cfg(name: str, pieces: list[str]) -> dict:
     """open_clip config of a micro-CLIP: one token-embedding row per compact id (padding/unknown,
-    the pieces, SOT, EOT)."""
-    return {**MODEL_CFGS[name], "text_cfg": {**TEXT_CFG, "vocab_size": len(pieces) + 3}}
+    the pieces, SOT, EOT). A convolutional trunk (`stem`, towers/stems.py) is not open_clip's: it
+    is installed after the model is built, and saved beside the config."""
+    cfg = {k: v for k, v in MODEL_CFGS[name].items() if k != "stem"}
+    return {**cfg, "text_cfg": {**TEXT_CFG, "vocab_size": len(pieces) + 3}}
+
+
+def stem_cfg(name: str) -> dict | None:
+    """The micro-model's convolutional trunk settings (A21), or None for a plain open_clip tower."""
+    return MODEL_CFGS.get(name, {}).get("stem")
 
 
 @dataclass(frozen=True)

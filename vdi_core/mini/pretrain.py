@@ -26,7 +26,7 @@ from ..datatypes import ModelSpec
 from ..io import atomic_write
 from . import grammar
 from .frames import FrameActor
-from .micro_models import MODEL_CFGS, TEXT_CFG, PretrainConfig, model_cfg
+from .micro_models import MODEL_CFGS, TEXT_CFG, PretrainConfig, model_cfg, stem_cfg
 
 
 def world_pieces(world: dict) -> list[str]:
@@ -73,11 +73,14 @@ def _batcher(model, frames: np.ndarray):
 
 def _save(model, name: str, pieces: list[str], out_dir: Path, extra: dict) -> ModelSpec:
     from ..towers.clip import vocab_path
+    from ..towers.stems import stem_path
 
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, w_path = out_dir / f"{name}.json", out_dir / f"{name}.pt"
-    # the vocabulary first: the config and weights written last mark the model as built
+    # the vocabulary and the trunk first: the config and weights written last mark the model as built
     _atomic(vocab_path(cfg_path), lambda p: p.write_text(json.dumps(pieces, indent=0)))
+    if stem_cfg(name) is not None:
+        _atomic(stem_path(cfg_path), lambda p: p.write_text(json.dumps(stem_cfg(name), indent=1)))
     _atomic(cfg_path, lambda p: p.write_text(json.dumps(model_cfg(name, pieces), indent=1)))
     _atomic(w_path, lambda p: torch.save(model.state_dict(), p))
     _atomic(out_dir / f"{name}.train.json", lambda p: p.write_text(json.dumps(extra, indent=1)))
@@ -91,8 +94,12 @@ def _atomic(path: Path, write) -> None:
 def new_model(name: str, seed: int, pieces: list[str]):
     import open_clip
 
+    from ..towers.stems import install_stem
+
     torch.manual_seed(seed)
-    return open_clip.CLIP(**model_cfg(name, pieces))
+    model = open_clip.CLIP(**model_cfg(name, pieces))
+    stem = stem_cfg(name)
+    return model if stem is None else install_stem(model, stem, f"backbones.py, {name}")
 
 
 def train_clip(name: str, frames: np.ndarray, captions: list[str], pieces: list[str], cfg: PretrainConfig,

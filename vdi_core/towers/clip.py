@@ -26,6 +26,7 @@ from torch import nn
 from ..datatypes import ModelSpec
 from ..errors import VdiError, did_you_mean
 from .bpe import NO_SPAN, Tokenised, Word, compact_tokenizer, tokenize_with_spans, words_from_tokens
+from .stems import install_stem, read_stem, stem_path
 
 __all__ = [
     "ClipTextTower", "TextEncoding", "Word", "load_clip", "tokenize_with_spans", "words_from_tokens",
@@ -139,6 +140,9 @@ def _build(spec: ModelSpec, device: str):
         )
     finally:
         root.setLevel(level)
+    stem = read_stem(spec.config_path)  # a micro-ViT's convolutional trunk (A21), before its weights
+    if stem is not None:
+        install_stem(model, stem, str(stem_path(spec.config_path)))
     if weights is not None:
         try:
             _load_weights(model, weights)
