@@ -98,7 +98,7 @@ register_backbone(Backbone(
     # and three stages of width 8 read the frame at 64 px down to the 4x4 grid. With a linear patch
     # embedding (vit-joint-linear, below) an 8-12 px actor falls across up to four 8-px patches and
     # the tower never learns shape (zero-shot 0.23, chance 0.17: P0 fails); with the trunk, seed 0:
-    # shape 0.61, grid cell 0.65, verb read-out 0.86 (docs/PREMISE.md, "A convolutional trunk").
+    # shape 0.45, grid cell 0.56, verb read-out 0.82 (docs/PREMISE.md, "A convolutional trunk").
     # The paper profile's CLIP ViT-B/32 keeps its linear patches: this is the micro-ViT's design.
     mini=MiniSide("vit-joint", "vit-joint", patches=True, joint=True,
                   image_cfg={"embed_dim": 64, "vision_cfg": {"image_size": 64, "patch_size": 16, **_VIT_CFG},
