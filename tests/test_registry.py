@@ -91,8 +91,9 @@ def test_the_suite_registries_list_their_entries_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
     assert out[0] == str([("grounding", "probe", "word_weights"), ("consistent", "relational"),
-                          ("open_clip", "hf", "bag-of-words"), ("vit-joint", "resnet-joint", "separated", "gt-states",
-                                                                           "gt-states-static")])
+                          ("open_clip", "hf", "bag-of-words"),
+                          ("vit-joint", "vit-joint-linear", "resnet-joint", "separated", "gt-states",
+                           "gt-states-static")])
     assert out[1] == "[]"
     assert set(TASKS.names()) >= {"grounding", "probe", "word_weights"}
     assert INJECTION_FORMS.get("relational").__module__ == "vdi_core.vdi.forms"
