@@ -16,7 +16,10 @@ from vdi_core.mini.loaders import toy_split
 # sha256 of the first 5 train videos (frames + queries) and 20 held-out frames (+ captions) of
 # the shipped world.toml at seed 0. Update ONLY when world.toml or the generator changes on
 # purpose (and bump build.CODE_VERSION with it); a change on another machine is a bug.
-VIDEO_SHA = "066a575fc6fb5afa1b89ec1700eb2851435f0d7e98344665ecb321d51e1e8dae"
+# world.toml's shared_attribute (A22) moved VIDEO_SHA; with it at 0 the generator gives the first
+# design's videos, FIRST_DESIGN_SHA, bit for bit (so build.CODE_VERSION did not move).
+VIDEO_SHA = "8c77382dd85724e1f7e4b703894deaac7ee43a08a388ddf65216d1258ee2a03e"
+FIRST_DESIGN_SHA = "066a575fc6fb5afa1b89ec1700eb2851435f0d7e98344665ecb321d51e1e8dae"
 FRAMES_SHA = "a3f4b2e5103008cacaebb2253bb31e31778e77c79642bb0ab5b9684f86ab0618"
 
 
@@ -49,6 +52,12 @@ def test_pretraining_frames_match_the_recorded_hash(world):
     frames, captions, _ = frames_mod.pretrain_set(w, 0, "held_out")
     assert frames.shape == (20, 32, 32, 3) and frames.dtype == np.uint8
     assert hashlib.sha256(frames.tobytes() + "\n".join(captions).encode()).hexdigest() == FRAMES_SHA
+
+
+def test_no_shared_attribute_gives_the_first_designs_videos(world):
+    w = copy.deepcopy(world)
+    w["video"]["shared_attribute"] = 0.0
+    assert _video_digest(w, 0) == FIRST_DESIGN_SHA
 
 
 def test_other_seed_other_world(world):
@@ -95,6 +104,70 @@ def test_distractors_nouns_alone_cannot_localise(world, small_splits):
         for a, act in acts:
             by_action.setdefault(act, set()).add(a)
         assert any(len(actors) == 2 for actors in by_action.values())
+
+
+def _shares(script):
+    return len(set(script.colours)) < len(script.colours), len(set(script.shapes)) < len(script.shapes)
+
+
+def test_actors_share_a_colour_or_a_shape_never_both(world, small_splits):
+    """A22: about `shared_attribute` of the videos share one noun, so every query needs both."""
+    for split, scripts in small_splits.items():
+        shares = [_shares(s) for s in scripts]
+        assert not any(c and s for c, s in shares), split
+        frac = sum(c or s for c, s in shares) / len(scripts)
+        assert abs(frac - world["video"]["shared_attribute"]) < 0.2, (split, frac)
+        if split != "novel_word":
+            assert any(c for c, _ in shares) and any(s for _, s in shares), split
+
+
+def _script(colours, shapes, events):
+    return W.Script("v", shapes, colours, [10.0, 10.0], [(8.0, 8.0), (24.0, 24.0)], ("left", "red"),
+                    [W.Event(a, act, s, e, new_colour=nc) for a, act, s, e, nc in events], 0)
+
+
+@pytest.mark.parametrize("colours, shapes, events, query_event, needed", [
+    # the purple circle and a red circle: "the [masked] circle" fits both
+    (["purple", "red"], ["circle", "circle"], [(0, "grow", 0, 8, None), (1, "grow", 10, 20, None)], 0, True),
+    # the red ring and a red square: "the red [masked]" fits both
+    (["red", "red"], ["ring", "square"], [(0, "grow", 0, 8, None)], 0, True),
+    # the first design: the purple square and a red ring share nothing, "the [masked] square" names A
+    (["purple", "red"], ["square", "ring"], [(0, "grow", 0, 8, None)], 0, False),
+    # no novel word in the query at all
+    (["blue", "red"], ["circle", "circle"], [(1, "grow", 0, 8, None)], 0, False),
+    # A was purple, turned blue before its event: "the blue circle" has no novel word left
+    (["purple", "red"], ["circle", "circle"], [(0, "turn", 0, 4, "blue"), (0, "grow", 10, 20, None)], 1, False),
+    # B turned purple before its event: "the [masked] circle" fits the red circle A too
+    (["red", "green"], ["circle", "circle"], [(1, "turn", 0, 4, "purple"), (1, "grow", 10, 20, None)], 1, True),
+])
+def test_needs_novel_word_by_hand(world, colours, shapes, events, query_event, needed):
+    script = _script(colours, shapes, events)
+    assert W.needs_novel_word(world, script, (query_event, "")) is needed
+
+
+def test_novel_word_queries_that_need_the_word(world, small_splits):
+    """In novel_word the shared noun is a seen one and A differs by the novel word (rung P4)."""
+    novel = set(world["splits"]["novel_words"])
+    needed = [(s, q) for s in small_splits["novel_word"] for q in s.queries if W.needs_novel_word(world, s, q)]
+    total = sum(len(s.queries) for s in small_splits["novel_word"])
+    assert 0.1 < len(needed) / total < 0.6
+    for script, (i, _) in needed:
+        start = script.events[i].start
+        assert script.events[i].actor == 0  # actor A, who does x and y; B does x too
+        a_nouns = (W.colour_at(script, 0, start), script.shapes[0])
+        b_nouns = (W.colour_at(script, 1, start), script.shapes[1])
+        # one noun of A is novel, the other is B's: masked, the subject fits both
+        assert sorted((x in novel, x == y) for x, y in zip(a_nouns, b_nouns)) == [(False, True), (True, False)]
+
+
+def test_no_shared_attribute_is_the_first_design(world):
+    w = copy.deepcopy(world)
+    w["video"]["shared_attribute"] = 0.0
+    splits = {s: W.generate_split(w, s, 0, count=40) for s in W.SPLITS}
+    W.assert_splits(w, splits)
+    for scripts in splits.values():
+        assert not any(any(_shares(s)) for s in scripts)
+    assert not any(W.needs_novel_word(w, s, q) for s in splits["novel_word"] for q in s.queries)
 
 
 def test_events_are_timed_inside_the_video_without_overlap(world, small_splits):

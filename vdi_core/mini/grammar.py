@@ -1,8 +1,9 @@
 """The toy world's language: query sentences for events and state captions for single frames.
 
-Queries always name the actor by colour and shape (two actors never share either, so the phrase
-is unambiguous) and describe the action with one of several paraphrases, so no single template
-can be memorised. Captions describe what one frame shows (states) and name a verb only rarely.
+Queries always name the actor by colour and shape (two actors never share both, so the phrase is
+unambiguous; in half the videos they share one, so the phrase needs both words: A22) and describe
+the action with one of several paraphrases, so no single template can be memorised. Captions
+describe what one frame shows (states) and name a verb only rarely.
 """
 
 from __future__ import annotations

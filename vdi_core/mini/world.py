@@ -4,8 +4,10 @@ A video is a *script* (actors, landmark, timed events) drawn from a seeded gener
 it (`render_video`) is a pure function of the script. Each event is one query. The structure
 builds in the distractors that make verbs matter: actor A does actions x and y, actor B also does
 x (and maybe z), so the nouns of a query ("the red circle") match two events and its verb ("moves
-left") matches two events; only both together localise it. Event times are Dirichlet-random so no
-fixed proposal fits many queries.
+left") matches two events; only both together localise it. In a share of the videos (A22) the two
+actors also share their colour or their shape, so the subject needs both of its nouns; in
+novel_word that makes the novel word needed (`needs_novel_word`, rung P4). Event times are
+Dirichlet-random so no fixed proposal fits many queries.
 """
 
 from __future__ import annotations
@@ -98,12 +100,60 @@ def _split_policy(world: dict, split: str):
 def _pick_actors(rng, world, split, colours, shapes):
     n = world["video"]["actors"]
     novel = set(world["splits"]["novel_words"])
+    share = world["video"]["shared_attribute"]
+    # drawn only when the knob is on, so shared_attribute = 0 gives the first design's videos exactly
+    if share > 0 and rng.random() < share:
+        return _pick_sharing(rng, n, split, colours, shapes, novel)
     while True:
         cs = list(rng.choice(colours, n, replace=False))
         ss = list(rng.choice(shapes, n, replace=False))
         # in novel_word every actor carries a novel word, so every query holds one
         if split != "novel_word" or all(c in novel or s in novel for c, s in zip(cs, ss)):
             return [str(c) for c in cs], [str(s) for s in ss]
+
+
+def _pick_sharing(rng, n, split, colours, shapes, novel):
+    """Actors that share a colour or a shape (A22), so a query needs both of its nouns.
+
+    In novel_word the shared value is a seen one and actor A (who does x and y) differs from the
+    others by a novel word: masking that word leaves a phrase that fits A's x and B's x alike. B
+    carries no novel word there, so its events give no novel_word query.
+    """
+    options = {"colour": colours, "shape": shapes}
+    kinds = ["colour", "shape"]
+    if split == "novel_word":  # share the attribute whose *other* attribute has a novel value
+        kinds = [k for k in kinds if any(v in novel for v in options[_OTHER[k]])]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    shared_pool = [v for v in options[kind] if not (split == "novel_word" and v in novel)]
+    shared = str(rng.choice(shared_pool))
+    pool = options[_OTHER[kind]]
+    if split == "novel_word":
+        first = str(rng.choice([v for v in pool if v in novel]))
+        rest = [str(v) for v in rng.choice([v for v in pool if v not in novel], n - 1, replace=False)]
+        differ = [first] + rest
+    else:
+        differ = [str(v) for v in rng.choice(pool, n, replace=False)]
+    same = [shared] * n
+    return (same, differ) if kind == "colour" else (differ, same)
+
+
+_OTHER = {"colour": "shape", "shape": "colour"}
+
+
+def needs_novel_word(world: dict, script: Script, query: tuple[int, str]) -> bool:
+    """Whether masking the query's novel words leaves a subject that fits another actor too: every
+    noun of the subject that is not novel (its colour, its shape) equals that actor's (rung P4)."""
+    novel = set(world["splits"]["novel_words"])
+    ev = script.events[query[0]]
+
+    def nouns(actor):
+        return colour_at(script, actor, ev.start), script.shapes[actor]
+
+    mine = nouns(ev.actor)
+    if not any(w in novel for w in mine):
+        return False
+    return any(all(w in novel or w == v for w, v in zip(mine, nouns(b)))
+               for b in range(len(script.shapes)) if b != ev.actor)
 
 
 def _preferred_actions(world, split, shape):
