@@ -69,7 +69,8 @@ def test_pair_metrics_from_score_maps_hand_computed():
     scores[1, 0, 0] = 1.0  # 0..10: its verb twin's moment -> loses the verb pair
     scores[2, 1, 1] = 1.0  # 10..20: right
     groups = {"verb_pairs": [[0, 1]], "noun_pairs": [[0, 2], [1]]}
-    out = pair_metrics(scores, mask, torch.full((3,), 40.0), moments, groups)
+    out, per_pair = pair_metrics(scores, mask, torch.full((3,), 40.0), moments, groups)
     # verb pairs: (0,1) win, (1,0) loss -> 0.5; noun pairs: (0,2) win, (2,0) win -> 1.0
     assert out == {"verb_pairs": 0.5, "noun_pairs": 1.0}
+    assert per_pair == {"verb_pairs": [1.0, 0.0], "noun_pairs": [1.0, 1.0]}
     assert pair_counts(groups, moments) == {"verb_pairs": 2, "noun_pairs": 2}

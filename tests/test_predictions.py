@@ -1,14 +1,16 @@
 """Per-query predictions of grounding runs: kept for the selected epoch, reproducing the run's
 metrics exactly, readable by `vdi score --pred predictions.npz`, and checked when loaded."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
-from grounding_support import Killed, kill_after, make_ctx, tiny_config
+from grounding_support import Killed, kill_after, make_ctx, make_splits, tiny_config, use_splits
 
-from vdi_core import predictions
+from vdi_core import claims, predictions
 from vdi_core.cli import main
+from vdi_core.errors import VdiError
 from vdi_core.tasks import grounding as grounding_task
 
 
@@ -92,3 +94,56 @@ def test_evidence_refuses_changed_or_missing_artifacts(splits, tmp_path):
     assert "changed since the run" in predictions.run_evidence(_record(r), art)
     (art / "predictions.npz").unlink()
     assert "missing" in predictions.run_evidence(_record(r), art)
+
+
+def _tag_pairs(s):
+    """Tag each eval video's three queries as the mini world does: actor a0 does grow and shrink,
+    a1 does grow (verb pairs q0/q1, noun pairs q0/q2 where their moments overlap <= 0.3)."""
+    for v in s.eval:
+        v.queries = [dataclasses.replace(q, actor=a, verb=b)
+                     for q, a, b in zip(v.queries, ("a0", "a0", "a1"), ("grow", "shrink", "grow"))]
+
+
+def test_pair_outcomes_are_kept_and_give_the_pair_metrics_an_interval(tmp_path):
+    s = make_splits(tmp_path, n_eval=12, queries=3)
+    _tag_pairs(s)
+    use_splits(s)
+    runs = [_run(tiny_config(train={"epochs": 2}), tmp_path / f"s{seed}", seed=seed) for seed in (0, 1)]
+    counts = runs[0].extra["counts"]
+    assert counts["verb_pairs_count"] > 2 and counts["noun_pairs_count"] > 2
+    evidence = {}
+    for seed, r in zip((0, 1), runs):
+        art = tmp_path / f"s{seed}" / "artifacts"
+        pred = predictions.load_predictions(art / "predictions.npz")
+        assert sorted(pred.pairs) == ["noun_pairs", "verb_pairs"]
+        ev = predictions.run_evidence(_record(r), art)
+        for name in ("verb_pairs", "noun_pairs"):
+            out = ev.outcomes[name]
+            assert out.shape == (counts[f"{name}_count"],) and set(out.tolist()) <= {0.0, 0.5, 1.0}
+            assert ev.scale_of(name) == 1.0 and out.mean() == r.metrics[name]  # the metric is their mean
+        assert ev.scale_of("R@1,IoU=0.5") == 100.0
+        evidence[seed] = ev
+    # a threshold claim on verb pairs now gets an interval over pairs and seeds
+    row = claims.RowEvidence(evidence[0].ids, evidence, "")
+    mean, lo, hi = claims.row_interval({"r": row}, "r", "verb_pairs", n_boot=500)
+    assert lo <= mean <= hi and mean == pytest.approx(np.mean([r.metrics["verb_pairs"] for r in runs]))
+    # a changed pair outcome no longer matches the stored metric: the evidence is refused
+    art = tmp_path / "s0" / "artifacts"
+    pred = predictions.load_predictions(art / "predictions.npz")
+    worse = np.zeros_like if pred.pairs["verb_pairs"].mean() > 0 else np.ones_like
+    flipped = dict(pred.pairs, verb_pairs=worse(pred.pairs["verb_pairs"]))
+    record = _record(runs[0])
+    digest = predictions.save_predictions(art / "predictions.npz", dataclasses.replace(pred, pairs=flipped))
+    record["extra"] = dict(record["extra"], predictions=dict(record["extra"]["predictions"], sha256=digest))
+    assert "disagrees with the stored verb_pairs" in predictions.run_evidence(record, art)
+
+
+def test_a_malformed_pair_array_is_one_line(splits, tmp_path):
+    r = _run(tiny_config(), tmp_path / "a")
+    path = tmp_path / "a" / "artifacts" / "predictions.npz"
+    pred = predictions.load_predictions(path)
+    assert pred.pairs == {}  # a source with no actor / verb tags keeps none
+    predictions.save_predictions(path, dataclasses.replace(pred, pairs={"verb_pairs": np.array([0.0, 0.3])}))
+    with pytest.raises(VdiError, match="'pairs:verb_pairs' must be a non-empty list of pair outcomes 0, 0.5 or 1"):
+        predictions.load_predictions(path)
+    assert r.metrics

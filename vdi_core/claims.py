@@ -138,7 +138,7 @@ class RowEvidence:
         key = self.prefix + metric
         if any(key not in self.by_seed[s].outcomes for s in seeds):
             return None
-        return np.stack([self.by_seed[s].outcomes[key] for s in seeds]), self.by_seed[seeds[0]].scale
+        return np.stack([self.by_seed[s].outcomes[key] for s in seeds]), self.by_seed[seeds[0]].scale_of(key)
 
 
 def collect_evidence(spec: Spec, profile: str, planned, results: dict[str, dict],
@@ -272,6 +272,8 @@ def _compare(ma, ra, mb, rb, label, mean_a, mean_b, evidence, n_boot, margin: fl
         oa, ob = ea.outcomes(ma, seeds), eb.outcomes(mb, seeds)
         if oa is None or ob is None:
             reason = f"{ma if oa is None else mb} not kept per query"
+        elif oa[0].shape != ob[0].shape:  # pair metrics: items are query pairs, the same set on one split
+            reason = f"{ma} and {mb} kept over different items"
     if reason:
         return Comparison(**means, verdict=by_means, no_interval=reason)
     (a, scale), (b, _) = oa, ob

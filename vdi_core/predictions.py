@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from .recall import IOUS, KS, summarise
 FILE = "predictions.npz"
 OUTCOMES_FILE = "outcomes.npz"
 TOP_K = 5
+PAIRS = "pairs:"  # npz key prefix of the per-pair outcomes (optional: a source with no pair tags)
 FORMAT = 1
 _RK = re.compile(r"^R@(\d+),IoU=([0-9.]+)$")
 
@@ -48,6 +49,9 @@ class Predictions:
     gt: np.ndarray  # [Q, 2] float64 seconds, clamped as the run used it
     durations: np.ndarray  # [Q] float64 seconds
     nms: float  # the threshold the run used (nan: none)
+    # metric -> [P] outcome of every ordered query pair (0, 0.5, 1; grounding/pairs.py): the mini
+    # world's verb / noun pairs, whose metric is their mean. Empty where the source tags no query.
+    pairs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def top_moments(scores, mask, durations, nms, k: int = TOP_K):
@@ -92,7 +96,8 @@ def save_predictions(path: Path, pred: Predictions) -> str:
         "format": np.int64(FORMAT), "qids": pred.qids.astype(str), "starts": pred.starts.astype(np.float64),
         "ends": pred.ends.astype(np.float64), "scores": pred.scores.astype(np.float32),
         "exists": pred.exists.astype(bool), "gt": pred.gt.astype(np.float64),
-        "durations": pred.durations.astype(np.float64), "nms": np.float64(pred.nms)})
+        "durations": pred.durations.astype(np.float64), "nms": np.float64(pred.nms),
+        **{f"{PAIRS}{name}": np.asarray(v, dtype=np.float64) for name, v in pred.pairs.items()}})
     return sha256(path)
 
 
@@ -129,8 +134,13 @@ def load_predictions(path) -> Predictions:
     for name in ("starts", "ends", "gt", "durations"):
         if not np.isfinite(z[name]).all():
             raise VdiError(f"{path}: '{name}' contains NaN or inf; rerun the row")
+    pairs = {k[len(PAIRS):]: v for k, v in z.items() if k.startswith(PAIRS)}
+    for name, v in pairs.items():
+        if v.ndim != 1 or not v.size or not np.isin(v, (0.0, 0.5, 1.0)).all():
+            raise VdiError(f"{path}: '{PAIRS}{name}' must be a non-empty list of pair outcomes 0, 0.5 or 1; "
+                           f"rerun the row")
     return Predictions(z["qids"].astype(str), z["starts"], z["ends"], z["scores"], z["exists"].astype(bool),
-                       z["gt"], z["durations"], float(z["nms"]))
+                       z["gt"], z["durations"], float(z["nms"]), pairs)
 
 
 def top_tiou(pred: Predictions) -> np.ndarray:
@@ -203,6 +213,10 @@ class Evidence:
     ids: tuple[str, ...]
     outcomes: dict[str, np.ndarray]
     scale: float
+    scales: dict[str, float] = field(default_factory=dict)  # metrics whose scale is not `scale`
+
+    def scale_of(self, key: str) -> float:
+        return self.scales.get(key, self.scale)
 
 
 def run_evidence(record: dict, artifact_dir: Path) -> Evidence | str:
@@ -226,7 +240,8 @@ def run_evidence(record: dict, artifact_dir: Path) -> Evidence | str:
         return f"artifact unreadable: {e}"
     for key, value in (record.get("metrics") or {}).items():
         if key in ev.outcomes and value is not None:
-            if abs(ev.scale * float(ev.outcomes[key].mean()) - float(value)) > 1e-6 * max(1.0, abs(float(value))):
+            stored, kept = float(value), ev.scale_of(key) * float(ev.outcomes[key].mean())
+            if abs(kept - stored) > 1e-6 * max(1.0, abs(stored)):
                 return f"artifact disagrees with the stored {key}"
     return ev
 
@@ -247,7 +262,9 @@ def _load_evidence(path: str, digest: str, generic: bool) -> Evidence:
             values = {}
             for metric in [f"R@{k},IoU={m:g}" for k in (1, 5) for m in (0.3, 0.5, 0.7)] + ["mIoU"]:
                 values[metric] = outcomes(pred, metric)
-            ev = Evidence(tuple(pred.qids.tolist()), values, 100.0)
+            # the pair metrics' items are ordered query pairs, not queries; their scale is 0-1
+            values.update(pred.pairs)
+            ev = Evidence(tuple(pred.qids.tolist()), values, 100.0, {name: 1.0 for name in pred.pairs})
         if len(_EVIDENCE) > 512:
             _EVIDENCE.clear()
         _EVIDENCE[(path, digest)] = ev

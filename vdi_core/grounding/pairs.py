@@ -36,15 +36,21 @@ def _pairs(moments, groups, max_overlap: float):
                     yield i, j
 
 
+def pair_outcomes(pred, moments, groups, max_overlap: float = MAX_OVERLAP) -> list[float]:
+    """[tIoU(pred_i, m_i) > tIoU(pred_i, m_j)] (0.5 on a tie) for every ordered pair (i, j) of each
+    group, in a fixed order: the per-item evidence behind the pair metrics (`vdi_core/claims.py`)."""
+    out = []
+    for i, j in _pairs(moments, groups, max_overlap):
+        own, twin = tiou(pred[i], moments[i]), tiou(pred[i], moments[j])
+        out.append(0.5 if own == twin else float(own > twin))
+    return out
+
+
 def pair_accuracy(pred, moments, groups, max_overlap: float = MAX_OVERLAP) -> tuple[float | None, int]:
     """Mean over the ordered pairs (i, j) of each group of [tIoU(pred_i, m_i) > tIoU(pred_i, m_j)]
     (0.5 on a tie), and the number of pairs; None when there is no pair to compare."""
-    wins, total = 0.0, 0
-    for i, j in _pairs(moments, groups, max_overlap):
-        own, twin = tiou(pred[i], moments[i]), tiou(pred[i], moments[j])
-        wins += 0.5 if own == twin else float(own > twin)
-        total += 1
-    return (wins / total if total else None), total
+    out = pair_outcomes(pred, moments, groups, max_overlap)
+    return (sum(out) / len(out) if out else None), len(out)
 
 
 def top1_moments(scores: torch.Tensor, mask: torch.Tensor, durations: torch.Tensor) -> list[tuple[float, float]]:
@@ -79,12 +85,13 @@ def pair_counts(groups: dict[str, list[list[int]]], moments: torch.Tensor) -> di
 
 
 def pair_metrics(scores: torch.Tensor, mask: torch.Tensor, durations: torch.Tensor, moments: torch.Tensor,
-                 groups: dict[str, list[list[int]]]) -> dict[str, float]:
-    """The pair accuracies of these score maps; a metric with no pair in the split is left out."""
+                 groups: dict[str, list[list[int]]]) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The pair accuracies of these score maps and their per-pair outcomes (the accuracy is the
+    outcomes' mean); a metric with no pair in the split is left out of both."""
     pred = top1_moments(scores, mask, durations)
-    out = {}
+    metrics, outcomes = {}, {}
     for name, g in groups.items():
-        acc, _ = pair_accuracy(pred, moments.tolist(), g)
-        if acc is not None:
-            out[name] = acc
-    return out
+        out = pair_outcomes(pred, moments.tolist(), g)
+        if out:
+            metrics[name], outcomes[name] = sum(out) / len(out), out
+    return metrics, outcomes

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,11 +94,14 @@ def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: Grounding
             scores[batch.query_index] = system.batch_scores(batch).float().cpu()
     system.train(was_training)
     durations = split.durations[split.video_of]
-    if keep is not None:
-        save_predictions(keep, from_scores(scores, system.mmn.mask2d.cpu(), split, cfg.train.nms))
     metrics = evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    pairs = {}
     if split.pair_groups:  # the mini world's verb / noun pairs (grounding/pairs.py)
-        metrics.update(pair_metrics(scores, system.mmn.mask2d.cpu(), durations, split.moments, split.pair_groups))
+        pair_values, pairs = pair_metrics(scores, system.mmn.mask2d.cpu(), durations, split.moments, split.pair_groups)
+        metrics.update(pair_values)
+    if keep is not None:
+        pred = from_scores(scores, system.mmn.mask2d.cpu(), split, cfg.train.nms)
+        save_predictions(keep, replace(pred, pairs={k: np.asarray(v) for k, v in pairs.items()}))
     return metrics
 
 
