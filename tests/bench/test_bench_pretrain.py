@@ -34,7 +34,9 @@ def world():
 
 
 def _step_fn(name: str, world: dict):
-    """One contrastive step of `name` on random frames and one repeated caption, as train_clip runs it."""
+    """One contrastive step of `name` (pretrain.contrastive_step, the step train_clip runs) on random
+    frames and the world's captions."""
+    from vdi_core.mini import frames as frames_mod
     from vdi_core.towers.bpe import compact_tokenizer
 
     pieces = pretrain.world_pieces(world)
@@ -42,19 +44,12 @@ def _step_fn(name: str, world: dict):
     size = world["render"]["size"]
     frames = np.random.default_rng(0).integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8)
     batch_images = pretrain._batcher(model, frames)
-    tokens = compact_tokenizer(pieces, TEXT_CFG["context_length"])(["a small red circle at the top left"] * BATCH)
+    w = dict(world, pretrain_frames=dict(world["pretrain_frames"], held_out=BATCH))
+    captions = frames_mod.pretrain_set(w, 0, "held_out")[1]
+    tokens = compact_tokenizer(pieces, TEXT_CFG["context_length"])(captions)
     opt = torch.optim.AdamW(model.parameters(), lr=PretrainConfig().lr)
     idx = torch.arange(BATCH)
-
-    def step():
-        img = model.encode_image(batch_images(idx), normalize=True)
-        txt = model.encode_text(tokens, normalize=True)
-        loss = torch.nn.functional.cross_entropy(model.logit_scale.exp() * img @ txt.T, idx)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return lambda: pretrain.contrastive_step(model, opt, batch_images(idx), tokens)
 
 
 @pytest.mark.parametrize("name, target_s", [("vit-joint", 0.6), ("vit-joint-linear", None), ("resnet-joint", None)])

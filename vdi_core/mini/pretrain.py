@@ -79,8 +79,9 @@ def _save(model, name: str, pieces: list[str], out_dir: Path, extra: dict) -> Mo
     cfg_path, w_path = out_dir / f"{name}.json", out_dir / f"{name}.pt"
     # the vocabulary and the trunk first: the config and weights written last mark the model as built
     _atomic(vocab_path(cfg_path), lambda p: p.write_text(json.dumps(pieces, indent=0)))
-    if stem_cfg(name) is not None:
-        _atomic(stem_path(cfg_path), lambda p: p.write_text(json.dumps(stem_cfg(name), indent=1)))
+    stem = stem_cfg(name)
+    if stem is not None:
+        _atomic(stem_path(cfg_path), lambda p: p.write_text(json.dumps(stem, indent=1)))
     _atomic(cfg_path, lambda p: p.write_text(json.dumps(model_cfg(name, pieces), indent=1)))
     _atomic(w_path, lambda p: torch.save(model.state_dict(), p))
     _atomic(out_dir / f"{name}.train.json", lambda p: p.write_text(json.dumps(extra, indent=1)))
@@ -100,6 +101,24 @@ def new_model(name: str, seed: int, pieces: list[str]):
     model = open_clip.CLIP(**model_cfg(name, pieces))
     stem = stem_cfg(name)
     return model if stem is None else install_stem(model, stem, f"backbones.py, {name}")
+
+
+def contrastive_step(model, opt, images: torch.Tensor, tokens: torch.Tensor) -> float:
+    """One CLIP step on a batch of frames and their captions' tokens; returns the loss."""
+    img = model.encode_image(images, normalize=True)
+    txt = model.encode_text(tokens, normalize=True)
+    logits = model.logit_scale.exp() * img @ txt.T
+    # identical captions in one batch are positives of each other, not negatives
+    same = (tokens[:, None, :] == tokens[None, :, :]).all(-1).float()
+    target = same / same.sum(1, keepdim=True)
+    loss = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, math.log(100))
+    return loss.item()
 
 
 def train_clip(name: str, frames: np.ndarray, captions: list[str], pieces: list[str], cfg: PretrainConfig,
@@ -124,22 +143,9 @@ def train_clip(name: str, frames: np.ndarray, captions: list[str], pieces: list[
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, steps, cfg.lr, cfg.warmup)
         idx = torch.randint(n, (cfg.batch_size,), generator=gen)
-        img = model.encode_image(batch_images(idx), normalize=True)
-        txt = model.encode_text(tokens[idx], normalize=True)
-        logits = model.logit_scale.exp() * img @ txt.T
-        # identical captions in one batch are positives of each other, not negatives
-        same = (tokens[idx][:, None, :] == tokens[idx][None, :, :]).all(-1).float()
-        target = same / same.sum(1, keepdim=True)
-        loss = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
-                      + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        losses.append(loss.item())
+        losses.append(contrastive_step(model, opt, batch_images(idx), tokens[idx]))
         if step % 100 == 0 or step == steps - 1:
-            log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {loss.item():.3f}")
+            log(f"[mini] pre-training {name}: step {step + 1}/{steps} loss {losses[-1]:.3f}")
     model.eval()
     extra = {"steps": steps, "final_loss": float(np.mean(losses[-20:])), "seed": seed}
     return _save(model, name, pieces, out_dir, extra)
