@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("vdi", "towers", "predictions"),  # VDI's queries and injection losses; text / image towers
     ("metrics", "stats", "sources", "spec", "resolve", "gpu_slots", "workers", "locks", "store", "pos_tagger"),
     ("backbones", "prediction_checks", "recall", "io", "paths", "context", "datatypes"),
-    ("registry", "cpu_kernels"),  # cpu_kernels: set before torch loads (cli, conftest)
+    ("registry",),
     ("errors", "__init__"),
 ]
 LAYER_OF = {part: i for i, parts in enumerate(LAYERS) for part in parts}

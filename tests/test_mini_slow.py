@@ -63,7 +63,7 @@ def test_cache_probe_prints_the_acceptance_tables(vit, capsys):
     # the verb read-out (docs/PREMISE.md): every verb read, the four moves included
     assert ("| backbone | all | appear | grow | move_down | move_left | move_right | move_up | shrink | turn | "
             "vanish |") in out
-    # Seed-0 values as docs/PREMISE.md reports them (A22's world, AVX2 kernels: vdi_core/cpu_kernels.py); an
+    # Seed-0 values as docs/PREMISE.md reports them (A22's world, built on an AVX2 machine); an
     # MLP fitted on float16 features moves a query or two between builds, so each cell is checked to 0.03.
     cells = next(line for line in out.splitlines()[::-1] if line.startswith("| vit-joint |")).strip("| ").split("|")
     got = [float(x) for x in cells[1:]]

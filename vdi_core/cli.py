@@ -8,11 +8,7 @@ import argparse
 import importlib
 import sys
 
-from . import cpu_kernels
-
-cpu_kernels.pin()  # before anything imports torch: the same kernels on every x86-64 machine
-
-from .errors import VdiError  # noqa: E402
+from .errors import VdiError
 
 # Each module adds its own subcommands. Keep the list short and alphabetical per area.
 COMMAND_MODULES = [
