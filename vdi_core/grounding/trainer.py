@@ -93,14 +93,14 @@ def evaluate_split(system: GroundingSystem, split: PreparedSplit, cfg: Grounding
             batch = make_batch(split, rows, n, device)
             scores[batch.query_index] = system.batch_scores(batch).float().cpu()
     system.train(was_training)
-    durations = split.durations[split.video_of]
-    metrics = evaluate(scores, system.mmn.mask2d.cpu(), durations, split.moments, nms=cfg.train.nms)
+    durations, mask = split.durations[split.video_of], system.mmn.mask2d.cpu()
+    metrics = evaluate(scores, mask, durations, split.moments, nms=cfg.train.nms)
     pairs = {}
     if split.pair_groups:  # the mini world's verb / noun pairs (grounding/pairs.py)
-        pair_values, pairs = pair_metrics(scores, system.mmn.mask2d.cpu(), durations, split.moments, split.pair_groups)
+        pair_values, pairs = pair_metrics(scores, mask, durations, split.moments, split.pair_groups)
         metrics.update(pair_values)
     if keep is not None:
-        pred = from_scores(scores, system.mmn.mask2d.cpu(), split, cfg.train.nms)
+        pred = from_scores(scores, mask, split, cfg.train.nms)
         save_predictions(keep, replace(pred, pairs={k: np.asarray(v) for k, v in pairs.items()}))
     return metrics
 

@@ -112,6 +112,9 @@ def _pick_actors(rng, world, split, colours, shapes):
             return [str(c) for c in cs], [str(s) for s in ss]
 
 
+_OTHER = {"colour": "shape", "shape": "colour"}
+
+
 def _pick_sharing(rng, n, split, colours, shapes, novel):
     """Actors that share a colour or a shape (A22), so a query needs both of its nouns.
 
@@ -135,9 +138,6 @@ def _pick_sharing(rng, n, split, colours, shapes, novel):
         differ = [str(v) for v in rng.choice(pool, n, replace=False)]
     same = [shared] * n
     return (same, differ) if kind == "colour" else (differ, same)
-
-
-_OTHER = {"colour": "shape", "shape": "colour"}
 
 
 def needs_novel_word(world: dict, script: Script, query: tuple[int, str]) -> bool:
