@@ -168,7 +168,9 @@ def _golden_after_good_run() -> dict:
     s = 0.707107
     rows = {"low": {"score": {"mean": 12.5, "std": s, "n": 2}, "other": {"mean": 87.5, "std": s, "n": 2}},
             "high": {"score": {"mean": 22.5, "std": s, "n": 2}, "other": {"mean": 77.5, "std": s, "n": 2}}}
-    return {"profile": "mini", "tolerance": 0.5,
+    from vdi_core.store import cpu_kind
+
+    return {"profile": "mini", "tolerance": 0.5, "cpu_kind": cpu_kind(),
             "tables": {"toy1": {"rows": rows, "claims": {"high_beats_low": "holds"}}}}
 
 

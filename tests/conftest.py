@@ -11,6 +11,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"
 SUPPLEMENT = SHARED / "paper" / "vdi_supplementary.txt"
+GOLDEN = REPO / "tables" / "mini" / "golden.json"
+
+
+def golden_cpu_kind() -> str | None:
+    """The kind of CPU the committed mini numbers come from (tables/mini/golden.json), or None."""
+    import json
+
+    try:
+        return json.loads(GOLDEN.read_text(encoding="utf-8")).get("cpu_kind")
+    except (OSError, ValueError):
+        return None
+
+
+def same_cpu_as_golden() -> bool:
+    """Exact pins of mini numbers hold only on the kind of CPU they were measured on (README,
+    "Budgets (2 cores, measured)"): another kind builds other micro-CLIPs from the same code and seed."""
+    from vdi_core.store import cpu_kind
+
+    return golden_cpu_kind() in (None, cpu_kind())
 
 
 @pytest.fixture(scope="session", autouse=True)

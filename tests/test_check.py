@@ -148,3 +148,66 @@ def test_a_mini_result_computed_on_a_gpu_is_not_compared_with_the_cpu_golden(env
     rep = check([spec], "mini", tables_root=tables)
     assert rep.failures == [f"toy1 | {planned[0].row} seed {planned[0].seed}: computed on cuda:0 (NVIDIA H100 80GB "
                             "HBM3), but the golden file holds CPU numbers; run `vdi run toy1 --device cpu`"]
+
+
+def _set_cpu_kind(planned, kind):
+    store = RunStore(__import__("vdi_core.paths", fromlist=["x"]).results_root(), "mini")
+    for p in planned:
+        rec = store.load(p.key)
+        rec["provenance"]["cpu_kind"] = kind
+        store.save(p.key, rec)
+
+
+def test_the_golden_file_records_the_cpu_kind_and_cells_are_compared_within_one_kind(env):
+    from vdi_core.store import cpu_kind
+
+    spec, tables = env
+    planned = _run_and_render(spec, "mini", tables)
+    assert all(r["provenance"]["cpu_kind"] == cpu_kind() for r in load_results(planned).values())
+    assert cpu_kind().startswith(__import__("platform").machine()) and ", torch " in cpu_kind()
+    check([spec], "mini", tables_root=tables, update_golden=True)
+    assert json.loads((tables / "mini" / "golden.json").read_text())["cpu_kind"] == cpu_kind()
+    _tamper(planned, "low", "score", 14.0)
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    assert len(check([spec], "mini", tables_root=tables).failures) == 1  # same kind: the drift fails
+
+
+def test_results_from_another_cpu_kind_are_not_compared_cell_by_cell_but_their_claims_are(env):
+    spec, tables = env
+    planned = _run_and_render(spec, "mini", tables)
+    check([spec], "mini", tables_root=tables, update_golden=True)
+    _set_cpu_kind(planned, "x86_64 GenuineIntel family 6 model 143, torch AVX512")
+    _tamper(planned, "low", "score", 14.0)  # a drift that would fail on the golden file's kind
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    rep = check([spec], "mini", tables_root=tables)
+    assert rep.ok and rep.compared == 0
+    assert rep.notes[0].startswith("toy1: results computed on 'x86_64 GenuineIntel family 6 model 143, torch "
+                                   "AVX512', the golden file on ") and "claims are" in rep.notes[0]
+    _tamper(planned, "high", "score", 10.0)  # now low beats high: the claim that held is contradicted
+    write_table(spec, "mini", render_table(spec, "mini", planned, load_results(planned)), tables)
+    rep = check([spec], "mini", tables_root=tables)
+    assert len(rep.failures) == 1 and "held in golden but is contradicted now" in rep.failures[0]
+
+
+def test_update_golden_refuses_results_from_two_cpu_kinds(env):
+    from vdi_core.errors import VdiError
+
+    spec, tables = env
+    planned = _run_and_render(spec, "mini", tables)
+    _set_cpu_kind(planned[:1], "x86_64 GenuineIntel family 6 model 143, torch AVX512")
+    with pytest.raises(VdiError, match="refusing to update the golden file: its results come from 2 kinds of CPU"):
+        check([spec], "mini", tables_root=tables, update_golden=True)
+    assert not (tables / "mini" / "golden.json").exists()
+
+
+def test_a_golden_file_with_a_bad_cpu_kind_is_one_line(env):
+    from vdi_core.errors import VdiError
+
+    spec, tables = env
+    _run_and_render(spec, "mini", tables)
+    check([spec], "mini", tables_root=tables, update_golden=True)
+    path = tables / "mini" / "golden.json"
+    g = json.loads(path.read_text())
+    path.write_text(json.dumps({**g, "cpu_kind": 7}))
+    with pytest.raises(VdiError, match=r"golden file .*: 'cpu_kind' is 7, not a string; restore it from git"):
+        check([spec], "mini", tables_root=tables)

@@ -15,6 +15,10 @@ it does not see), as is a different set (the results digest moved).
 `--update-golden` refuses (VdiError, nothing written) unless every planned run of every table has
 a result computed on the CPU: a partial update would shrink the golden file, a GPU one would put
 bf16 numbers into a file of CPU numbers.
+CPU kinds: the golden file is stamped with the kind of CPU its results came from (`store.cpu_kind`).
+Results from another kind are not compared cell by cell (other kernels, other low bits, other
+micro-CLIPs: the cells would drift without a real change); a note says so, and their claims are
+still checked against the golden verdicts.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .paths import results_root as default_results_root
 from .render import claim_line, render_stamp, tables_dir
 from .runner import load_results, plan
 from .spec import Spec
-from .store import device_kind
+from .store import cpu_kind, device_kind
 
 GOLDEN_TOLERANCE = 0.5  # points (metrics are x100): covers float drift across CPUs, not a real change
 _STAMP = re.compile(r"<!-- vdi-render plan=(\w+) results=(\w+) n=(\d+) -->")
@@ -43,6 +47,7 @@ class CheckReport:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     compared: int = 0  # cells compared with the paper or the golden file
+    other_cpu: int = 0  # tables whose results came from another kind of CPU than the golden file's
 
     @property
     def ok(self) -> bool:
@@ -72,6 +77,8 @@ def validate_golden(g, path: Path) -> dict:
         bad("'tolerance'", f"is {g.get('tolerance')!r}, not a number >= 0")
     if not isinstance(g.get("tables"), dict):
         bad("'tables'", "is missing or not an object")
+    if not isinstance(g.get("cpu_kind", ""), str):
+        bad("'cpu_kind'", f"is {g.get('cpu_kind')!r}, not a string")
     for t, entry in g["tables"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("rows"), dict) \
                 or not isinstance(entry.get("claims"), dict):
@@ -132,10 +139,18 @@ def check(specs: list[Spec], profile: str, tables_root: Path | None = None, resu
             _check_paper(spec, cells, rep)
         elif not no_golden:
             _check_devices(spec, planned, results, rep)
-            _check_golden(spec, cells, golden["tables"].get(spec.id), golden["tolerance"], rep)
+            other = _other_cpu_kinds(results, golden.get("cpu_kind"))
+            if other:
+                rep.other_cpu += 1
+                rep.notes.append(f"{spec.id}: results computed on {other[0]!r}, the golden file on "
+                                 f"{golden['cpu_kind']!r}: cells are not compared across kinds of CPU (their low "
+                                 f"bits differ), claims are; to compare cells here, write a golden file from this "
+                                 f"kind with `vdi check --update-golden`")
+            else:
+                _check_golden(spec, cells, golden["tables"].get(spec.id), golden["tolerance"], rep)
             if spec.id in golden["tables"]:
                 _check_claims(spec, profile, cells, golden["tables"][spec.id]["claims"], rep, evidence)
-    if rep.compared == 0 and not no_golden:
+    if rep.compared == 0 and not no_golden and not rep.other_cpu:
         rep.failures.append(f"compared 0 cells ({profile}): no stored result matches a "
                             f"{'paper reference' if profile == 'paper' else 'golden cell'}; run the tables first")
     return rep
@@ -160,9 +175,18 @@ def _update_golden(loaded, golden: dict | None, gpath: Path, rep: CheckReport,
         evidence = collect_evidence(spec, "mini", planned, results, results_root)
         tables[spec.id] = _golden_entry(spec, "mini", aggregate(spec, "mini", planned, results), evidence)
         rep.compared += sum(len(ms) for ms in tables[spec.id]["rows"].values())
+    kinds = sorted({r["provenance"]["cpu_kind"] for _, _, results in loaded for r in results.values()
+                    if "cpu_kind" in r["provenance"]})
+    if len(kinds) > 1:
+        raise VdiError(f"refusing to update the golden file: its results come from {len(kinds)} kinds of CPU "
+                       f"({'; '.join(kinds)}); re-run them on one with `vdi run ... --force`")
+    kind = kinds[0] if kinds else cpu_kind()  # results stored before kinds were recorded: this machine's
+    if golden and golden.get("cpu_kind") not in (None, kind) and len(tables) > len(loaded):
+        raise VdiError(f"refusing to update part of the golden file: it holds {golden['cpu_kind']!r} numbers, these "
+                       f"results come from {kind!r}; update every table at once (`vdi check --update-golden`)")
     tol = (golden or {}).get("tolerance", GOLDEN_TOLERANCE)
-    atomic_write_json(gpath, {"profile": "mini", "tolerance": tol, "tables": tables})
-    rep.notes.append(f"golden file written: {gpath}")
+    atomic_write_json(gpath, {"profile": "mini", "tolerance": tol, "cpu_kind": kind, "tables": tables})
+    rep.notes.append(f"golden file written: {gpath} (CPU: {kind})")
 
 
 def _check_paper(spec: Spec, cells, rep: CheckReport) -> None:
@@ -236,6 +260,15 @@ def _check_claims(spec: Spec, profile: str, cells, golden_claims: dict, rep: Che
             rep.notes.append(f"{spec.id} | claim '{claim.id}': undecided (rows not run)")
         elif change == "note":
             rep.notes.append(f"{spec.id} | claim '{claim.id}' held in golden, undecided now: {line}")
+
+
+def _other_cpu_kinds(results: dict, golden_kind: str | None) -> list[str]:
+    """The CPU kinds of these results that are not the golden file's (results that carry none, from
+    before kinds were recorded, are taken as the golden file's kind)."""
+    if golden_kind is None:
+        return []
+    return sorted({r["provenance"]["cpu_kind"] for r in results.values()
+                   if r["provenance"].get("cpu_kind", golden_kind) != golden_kind})
 
 
 def _check_devices(spec: Spec, planned, results, rep: CheckReport) -> None:

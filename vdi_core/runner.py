@@ -33,6 +33,7 @@ from .resolve import apply_overrides, assumptions_in_force, to_dict
 from .spec import PROFILES, Spec
 from .store import (
     RunStore,
+    cpu_kind,
     device_kind,
     device_name,
     git_commit,
@@ -169,6 +170,8 @@ def _run_locked(p: PlannedRun, device: str, store: RunStore, force: bool, label:
             "assumptions": assumptions_in_force(p.config),
         },
     }
+    if device_kind(device) == "cpu":
+        record["provenance"]["cpu_kind"] = cpu_kind()
     try:
         store.save(p.key, record)
     except VdiError as e:  # a read-only or full disk fails this row; the work folder stays for a resume

@@ -143,6 +143,34 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+def cpu_kind() -> str:
+    """What decides which CPU kernels run, and so the low bits of every mini number: the architecture,
+    the vendor and family/model (MKL and oneDNN dispatch on them) and the instruction set ATen
+    dispatches to. Two machines of one kind give the same numbers bit for bit; across kinds the
+    micro-CLIPs themselves differ (README, "Budgets"), so the golden file is stamped with one."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                name = name.strip()
+                if name in ("vendor_id", "cpu family", "model") and name not in fields:
+                    fields[name] = value.strip()
+                if not line.strip() and fields:
+                    break  # the first processor's block is enough
+    except OSError:
+        pass
+    try:
+        import torch
+
+        isa = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # noqa: BLE001 - provenance must never break a finished run
+        isa = "unknown"
+    vendor = fields.get("vendor_id", platform.processor() or "unknown")
+    return (f"{platform.machine()} {vendor} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}, torch {isa}")
+
+
 def device_kind(device: str) -> str:
     """"cuda" or "cpu" for a device argument ("cuda:1") or a recorded device name ("cpu (x86_64, 2 cores)").
     The kind is part of every run key: bf16 on a GPU gives other numbers than fp32 on a CPU."""
