@@ -125,6 +125,47 @@ def test_shared_inputs_are_built_once_before_the_runs(tmp_path, isolated_store, 
     assert (cache / "built-b2").read_text() == "1"  # cached inputs are not rebuilt
 
 
+def test_under_jobs_a_run_starts_once_its_own_input_is_built():
+    """The scheduler behind --jobs N: a run is submitted when the builds it needs are done, not
+    all of them (on a cold cache a worker would otherwise idle while the other pre-trains the big
+    backbone); a run whose task cannot say what it needs (None) waits for every build. The slow
+    build waits for the fast input's run: a scheduler that held every run back would time out."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from vdi_core.context import BuildJob
+    from vdi_core.runner import _run_when_built
+
+    events, fast_run_done = [], threading.Event()
+
+    def build(name, log=print):
+        if name == "slow":
+            events.append(("slow build waited", fast_run_done.wait(timeout=5)))
+        events.append(("built", name))
+
+    builds = [BuildJob("slow input (a, b)", build, ("slow",), resource="slow"),
+              BuildJob("fast input", build, ("fast",))]
+    runs = [SimpleNamespace(key=k) for k in ("on_slow", "on_fast", "unknown")]
+    needs = {"on_slow": {"slow"}, "on_fast": {"fast input"}, "unknown": None}
+    with ThreadPoolExecutor(2) as pool:
+        def submit(p):
+            def run():
+                events.append(("ran", p.key))
+                if p.key == "on_fast":
+                    fast_run_done.set()
+                return ("ran", "")
+            return pool.submit(run)
+
+        settled = []
+        _run_when_built(pool, builds, runs, needs, submit, lambda p, *r: settled.append(p.key), log=lambda s: None)
+    assert ("slow build waited", True) in events
+    order = [e for e in events if e[0] != "slow build waited"]
+    assert order.index(("ran", "on_fast")) < order.index(("built", "slow")) < order.index(("ran", "on_slow"))
+    assert order.index(("built", "slow")) < order.index(("ran", "unknown"))
+    assert sorted(settled) == ["on_fast", "on_slow", "unknown"]
+
+
 def test_a_gpu_run_never_overwrites_the_cpu_record(tmp_path, isolated_store):
     """The device kind is part of the run key (bf16 on a GPU gives other numbers than fp32 on a CPU):
     the two runs of a row get two keys and two records, and each is cached for its own kind."""

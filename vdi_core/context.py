@@ -33,3 +33,10 @@ class BuildJob:
     label: str
     fn: Callable
     args: tuple = ()
+    # What it builds, when several runs' jobs build one thing (a backbone asked for other splits):
+    # runs wait for the job of their resource only (runner.execute); "" = the label.
+    resource: str = ""
+
+    @property
+    def what(self) -> str:
+        return self.resource or self.label

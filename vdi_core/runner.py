@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,8 +228,8 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
         else:
             out.ran.append(p.key)
 
-    # Shared inputs (a mini backbone) are built before any run starts: otherwise each worker's
-    # first run would build the same backbone at the same time.
+    # Shared inputs (a mini backbone) are built before the runs that need them start: otherwise
+    # each worker's first run would build the same backbone at the same time.
     builds = _prebuild_jobs(todo, device)
     if builds:
         log(f"building shared inputs first: {', '.join(b.label for b in builds)}")
@@ -240,18 +240,54 @@ def execute(planned: list[PlannedRun], device: str = "cpu", force: bool = False,
         return out
     modules = sorted({get_task(p.task).run.__module__ for p in todo})
     with _pool(jobs, modules) as pool:  # one pool for both phases: workers start (and import torch) once
-        _report_builds([f.result() for f in as_completed([pool.submit(_build, b) for b in builds])], log)
-        if devices:
-            from .gpu_slots import dispatch_pinned
-
-            call = lambda p, dev: (_run_one, p, dev, store_root, force, f"{labels[p.key]} on {dev}")
-            for p, _dev, result in dispatch_pinned(pool, todo, devices, call):
-                settle(p, *result)
+        if not devices:
+            submit = lambda p: pool.submit(_run_one, p, device, store_root, force, labels[p.key])  # noqa: E731
+            needs = _build_needs(todo, device) if builds else {}
+            _run_when_built(pool, builds, todo, needs, submit, settle, log)
             return out
-        futures = {pool.submit(_run_one, p, device, store_root, force, labels[p.key]): p for p in todo}
-        for fut in as_completed(futures):
-            settle(futures[fut], *fut.result())
+        from .gpu_slots import dispatch_pinned
+
+        _report_builds([f.result() for f in as_completed([pool.submit(_build, b) for b in builds])], log)
+        call = lambda p, dev: (_run_one, p, dev, store_root, force, f"{labels[p.key]} on {dev}")  # noqa: E731
+        for p, _dev, result in dispatch_pinned(pool, todo, devices, call):
+            settle(p, *result)
     return out
+
+
+def _run_when_built(pool, builds: list[BuildJob], todo: list[PlannedRun], needs: dict, submit, settle, log) -> None:
+    """Each run is submitted once the builds it needs are done (a failed build counts as done: its
+    runs fail with their own message), so on a cold cache a worker that finished the small backbones
+    trains their rows while the other still pre-trains the big one."""
+    every = {b.what for b in builds}
+    done: set[str] = set()
+    waiting, running = list(todo), {pool.submit(_build, b): b for b in builds}
+
+    def release() -> None:
+        for p in [p for p in waiting if (every if needs.get(p.key) is None else needs[p.key] & every) <= done]:
+            waiting.remove(p)
+            running[submit(p)] = p
+
+    release()
+    while running:
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            item = running.pop(fut)
+            if isinstance(item, BuildJob):
+                _report_builds([fut.result()], log)
+                done.add(item.what)
+            else:
+                settle(item, *fut.result())
+        release()
+
+
+def _build_needs(todo: list[PlannedRun], device: str) -> dict[str, set[str] | None]:
+    """Run key -> the build resources its own config asks for; None for a task that cannot say."""
+    needs: dict[str, set[str] | None] = {}
+    for p in todo:
+        hook = get_task(p.task).prebuild
+        ctx = make_context(p.profile, 0, device, Path("."))
+        needs[p.key] = None if hook is None else {j.what for j in hook([p.config], ctx)}
+    return needs
 
 
 def _pool(jobs: int, modules: list[str]) -> ProcessPoolExecutor:
@@ -267,8 +303,9 @@ def _prebuild_jobs(todo: list[PlannedRun], device: str) -> list[BuildJob]:
         by_task.setdefault((p.task, p.profile), []).append(p.config)
     jobs: dict[str, BuildJob] = {}
     for (name, profile), cfgs in sorted(by_task.items()):
-        for job in get_task(name).prebuild(cfgs, make_context(profile, 0, device, Path("."))):
-            jobs.setdefault(job.label, job)
+        hook = get_task(name).prebuild
+        for job in [] if hook is None else hook(cfgs, make_context(profile, 0, device, Path("."))):
+            jobs.setdefault(job.what, job)
     return list(jobs.values())
 
 

@@ -141,7 +141,8 @@ def grounding_prebuild(data_cfgs, ctx) -> list[BuildJob]:
     for (backbone, patch_frames), splits in sorted(wanted.items()):
         if not build.is_built(backbone, splits, patch_frames):
             jobs.append(BuildJob(f"mini backbone {backbone} ({', '.join(sorted(splits)) or 'models'})", build_backbone,
-                                 (str(ctx.cache_dir), backbone, tuple(sorted(splits)), patch_frames)))
+                                 (str(ctx.cache_dir), backbone, tuple(sorted(splits)), patch_frames),
+                                 resource=f"mini backbone {backbone} p{patch_frames}"))
     return jobs
 
 

@@ -38,8 +38,10 @@ class Task:
     fingerprint: Callable[[Any, RunContext], dict[str, str]] = lambda cfg, ctx: {}
     version: str = "1"  # bump when this task's numbers change
     # (configs of the runs about to execute, ctx) -> [BuildJob]: generated inputs those runs share,
-    # built once (in parallel under --jobs) before any of them starts; [] when all are cached.
-    prebuild: Callable[[list, RunContext], list[BuildJob]] = lambda cfgs, ctx: []
+    # built once (in parallel under --jobs); [] when all are cached. Asked for one config it names
+    # what that run needs, so under --jobs a run starts once its own inputs are built. None: the
+    # task builds nothing up front, and its runs wait for every build of the invocation.
+    prebuild: Callable[[list, RunContext], list[BuildJob]] | None = None
 
 
 TASKS: Registry[Task] = Registry("task", fix="add a module under vdi_core/tasks/ and register it here")
