@@ -8,7 +8,8 @@ Fails (non-zero exit, one line per offending cell) when
   (d) a rendered table is stale with respect to the results it was rendered from,
   (e) it could not compare: no results at all (an empty or wrong VDI_RESULTS), zero compared
       cells, no golden file (mini), a golden file of the wrong shape, or (mini) a golden cell with
-      no comparable local result. A check that compared nothing never says OK.
+      no comparable local result. A check that compared nothing never says OK (except where every
+      table's results came from another kind of CPU than the golden file's: see "CPU kinds").
 Staleness rule: a table must be rendered from exactly the results present here. Fewer results here
 than the table was rendered from is a failure too (the check cannot vouch for cells whose results
 it does not see), as is a different set (the results digest moved).
@@ -181,7 +182,8 @@ def _update_golden(loaded, golden: dict | None, gpath: Path, rep: CheckReport,
         raise VdiError(f"refusing to update the golden file: its results come from {len(kinds)} kinds of CPU "
                        f"({'; '.join(kinds)}); re-run them on one with `vdi run ... --force`")
     kind = kinds[0] if kinds else cpu_kind()  # results stored before kinds were recorded: this machine's
-    if golden and golden.get("cpu_kind") not in (None, kind) and len(tables) > len(loaded):
+    kept = set(tables) - {spec.id for spec, _, _ in loaded}  # golden entries this update leaves as they are
+    if golden and golden.get("cpu_kind") not in (None, kind) and kept:
         raise VdiError(f"refusing to update part of the golden file: it holds {golden['cpu_kind']!r} numbers, these "
                        f"results come from {kind!r}; update every table at once (`vdi check --update-golden`)")
     tol = (golden or {}).get("tolerance", GOLDEN_TOLERANCE)

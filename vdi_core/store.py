@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,7 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+@lru_cache(maxsize=1)  # one machine, one kind: read /proc/cpuinfo once per process
 def cpu_kind() -> str:
     """What decides which CPU kernels run, and so the low bits of every mini number: the architecture,
     the vendor and family/model (MKL and oneDNN dispatch on them) and the instruction set ATen
