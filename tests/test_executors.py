@@ -77,7 +77,11 @@ def test_execute_with_gpus_pins_each_run_to_a_slot_device(tmp_path, isolated_sto
 
 # --- Slurm options ----------------------------------------------------------------------------
 
-def test_slurm_options_from_config_then_flags(tmp_path):
+def test_slurm_options_from_config_then_flags(tmp_path, monkeypatch):
+    import shutil
+
+    # the sbatch text needs no cluster, but submitit's executor wants srun on PATH
+    monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
     cfg = tmp_path / "config.toml"
     cfg.write_text('[executor.slurm]\npartition = "gpu"\ngpus_per_run = 1\nmem_gb = 16\ntime_min = 90\n'
                    'extra_sbatch = ["--constraint=a100", "#SBATCH --exclusive"]\n')
@@ -136,7 +140,7 @@ def toy_env(tmp_path, isolated_store, monkeypatch):
     (["--gpus", "0", "--device", "cpu"], "cannot be combined with --device cpu"),
     (["--partition", "gpu"], "--partition only apply to --executor slurm"),
     (["--executor", "slurm", "--gpus", "0"], "--gpus is for --executor local"),
-    (["--executor", "slurm", "--partition", "nope"], "--executor slurm needs Slurm's sbatch on PATH"),
+    (["--executor", "slurm", "--partition", "nope"], "--executor slurm needs Slurm's sbatch and srun on PATH"),
 ])
 def test_misfit_executor_flags_are_one_line(toy_env, capsys, monkeypatch, args, message):
     monkeypatch.setenv("PATH", "/nonexistent")  # no sbatch here, whatever this machine has
@@ -145,6 +149,18 @@ def test_misfit_executor_flags_are_one_line(toy_env, capsys, monkeypatch, args, 
     assert message in err and "\n" not in err
     assert toytask.CALLS == []
 
+
+
+def test_slurm_without_srun_is_one_line(tmp_path, monkeypatch):
+    """A login node with sbatch but no srun: submitit would raise a bare RuntimeError."""
+    from vdi_core.executors.slurm import sbatch_errors
+
+    (tmp_path / "sbatch").write_text("#!/bin/sh\n")
+    (tmp_path / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(VdiError, match=r"needs Slurm's srun on PATH; run it on a login node"):
+        with sbatch_errors():
+            pass
 
 # --- vdi status without Slurm -----------------------------------------------------------------
 

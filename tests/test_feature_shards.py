@@ -123,7 +123,7 @@ def test_slurm_without_sbatch_is_one_line(videos, spec, tmp_path, capsys, monkey
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert main(args_for(videos, spec, tmp_path / "f", "--executor", "slurm", "--shards", "2")) == 2
     err = capsys.readouterr().err
-    assert "--executor slurm needs Slurm's sbatch on PATH" in err and len(err.strip().splitlines()) == 1
+    assert "--executor slurm needs Slurm's sbatch and srun on PATH" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_requeued_shard_job_resumes_and_the_finishing_job_waits_for_every_video(videos, spec, tmp_path):

@@ -106,7 +106,7 @@ def sbatch_parameters(extra: tuple[str, ...]) -> dict:
 def make_executor(folder: Path, opts: SlurmOptions):
     import submitit
 
-    ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=opts.max_requeues)
+    # the options are checked before submitit's executor, which needs a cluster (srun on PATH)
     params = {"time": opts.time_min, "cpus_per_task": opts.cpus_per_run, "array_parallelism": opts.array_parallelism,
               "additional_parameters": sbatch_parameters(opts.extra_sbatch),
               # Slurm warns the job this long before its time limit; submitit then checkpoints and requeues.
@@ -121,6 +121,7 @@ def make_executor(folder: Path, opts: SlurmOptions):
         params["account"] = opts.account
     if opts.qos:
         params["qos"] = opts.qos
+    ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=opts.max_requeues)
     ex.update_parameters(**params)
     return ex
 
@@ -186,8 +187,11 @@ def sbatch_errors():
     """No sbatch on PATH, or sbatch refusing a submission, is one line (also `vdi features extract`)."""
     import shutil
 
-    if shutil.which("sbatch") is None:
-        raise VdiError("--executor slurm needs Slurm's sbatch on PATH; run it on a login node of the cluster")
+    # submitit's SlurmExecutor refuses to start (a bare RuntimeError) without srun on PATH
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if missing:
+        raise VdiError(f"--executor slurm needs Slurm's {' and '.join(missing)} on PATH; run it on a login node of "
+                       "the cluster")
     from submitit.core.utils import FailedJobError
 
     try:
