@@ -150,7 +150,6 @@ def test_misfit_executor_flags_are_one_line(toy_env, capsys, monkeypatch, args, 
     assert toytask.CALLS == []
 
 
-
 def test_slurm_without_srun_is_one_line(tmp_path, monkeypatch):
     """A login node with sbatch but no srun: submitit would raise a bare RuntimeError."""
     from vdi_core.executors.slurm import sbatch_errors
@@ -161,6 +160,7 @@ def test_slurm_without_srun_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(VdiError, match=r"needs Slurm's srun on PATH; run it on a login node"):
         with sbatch_errors():
             pass
+
 
 # --- vdi status without Slurm -----------------------------------------------------------------
 

@@ -184,7 +184,7 @@ def submit(planned, device: str, force: bool, opts: SlurmOptions, log=print) -> 
 
 @contextlib.contextmanager
 def sbatch_errors():
-    """No sbatch on PATH, or sbatch refusing a submission, is one line (also `vdi features extract`)."""
+    """No sbatch or srun on PATH, or sbatch refusing a submission, is one line (also `vdi features extract`)."""
     import shutil
 
     # submitit's SlurmExecutor refuses to start (a bare RuntimeError) without srun on PATH
