@@ -6,8 +6,8 @@ extra; later sessions reuse it and reinstall only when pyproject.toml changes.
 
     nox -s table3                         # Table 3 on the mini profile (the embedded default)
     nox -s table3 -- --profile paper --seeds 3 --device cuda
-    nox -s tables                         # all tables + Figure 1, then the report (3 seeds: ~1.5-2 h cold on 2 cores)
-    nox -s tables -- --seeds 1            # a first look: every table at 1 seed, ~40 min cold on 2 cores
+    nox -s tables                         # every table, Figure 1, the report (3 seeds; premise 5): ~2 h cold
+    nox -s tables -- --seeds 1            # a first look: every table at 1 seed, ~32 min cold on 2 cores
     nox -s tests                          # the test suite (what CI runs)
     nox -s bench                          # benchmarks (pytest-benchmark)
 """
